@@ -1,0 +1,248 @@
+"""The crawler (the Glue Crawler's part): sniff each CSV of a folder and match it to its contract.
+
+For every file it checks what can be checked cheaply before anything is loaded: that it is a text
+file in UTF-8, its dialect and header (DuckDB's CSV sniffer), its number of records, and how its
+header and inferred types compare with the source contract. It never changes the lake.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from insightflow.contracts import SourceContract, load_contracts, match_contract
+from insightflow.errors import SourceError
+
+_SAMPLE_BYTES = 1 << 16
+_BOMS = {
+    codecs.BOM_UTF8: "utf-8-sig",
+    codecs.BOM_UTF16_LE: "utf-16",
+    codecs.BOM_UTF16_BE: "utf-16",
+    codecs.BOM_UTF32_LE: "utf-32",
+    codecs.BOM_UTF32_BE: "utf-32",
+}
+# How DuckDB's sniffer names a type -> the contract type it is compatible with.
+_SNIFFED_AS = {
+    "BIGINT": "BIGINT",
+    "INTEGER": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "DATE": "DATE",
+    "VARCHAR": "VARCHAR",
+    "BOOLEAN": "VARCHAR",
+    "TIMESTAMP": "DATE",
+}
+
+
+@dataclass
+class SniffedFile:
+    """What the crawler learned about one CSV file."""
+
+    path: Path
+    size: int
+    encoding: str
+    delimiter: str
+    quote: str
+    line_ending: str
+    header: list[str]
+    inferred_types: dict[str, str]
+    records: int
+    has_final_newline: bool
+
+
+@dataclass
+class FileReport:
+    """The crawler's verdict on one file: ``ok``, ``rejected`` or ``unknown`` (skipped)."""
+
+    path: Path
+    status: str
+    contract: SourceContract | None = None
+    sniffed: SniffedFile | None = None
+    problem: str | None = None
+    extra_columns: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+    type_drift: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str | None:
+        return self.contract.source if self.contract else None
+
+    @property
+    def drift(self) -> str:
+        """A short description of how the file departs from its contract."""
+        parts = []
+        if self.extra_columns:
+            parts.append("extra columns kept: " + ", ".join(self.extra_columns))
+        if self.missing_optional:
+            parts.append("missing optional columns: " + ", ".join(self.missing_optional))
+        return "; ".join(parts) or "none"
+
+
+@dataclass
+class CrawlReport:
+    """The crawl of one source folder."""
+
+    folder: Path
+    files: list[FileReport]
+
+    @property
+    def accepted(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "ok"]
+
+    @property
+    def rejected(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def raise_for_rejected(self) -> None:
+        """Stop with the first rejected file's problem (nothing is loaded from a bad batch)."""
+        if self.rejected:
+            first = self.rejected[0]
+            more = f" (and {len(self.rejected) - 1} more rejected files)" if len(self.rejected) > 1 else ""
+            raise SourceError(first.path, f"{first.problem}{more}")
+
+
+def crawl(folder: str | Path) -> CrawlReport:
+    """Crawl every ``*.csv`` file of ``folder`` (not recursive), sorted by name."""
+    root = Path(folder)
+    if not root.exists():
+        raise SourceError(root, "no such folder")
+    if not root.is_dir():
+        raise SourceError(root, "is not a folder (give the folder holding the CSV exports)")
+    paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    if not paths:
+        raise SourceError(root, "holds no .csv files")
+    return CrawlReport(root, [crawl_file(p) for p in paths])
+
+
+def crawl_file(path: Path) -> FileReport:
+    """Sniff one file and compare it with its contract; problems become a ``rejected`` report."""
+    try:
+        sniffed = sniff(path)
+    except SourceError as error:
+        return FileReport(path, "rejected", contract=match_contract(path.name, []), problem=error.problem)
+    contract = match_contract(path.name, sniffed.header)
+    if contract is None:
+        return FileReport(path, "unknown", sniffed=sniffed, problem="matches no source contract; skipped")
+    report = FileReport(path, "ok", contract=contract, sniffed=sniffed)
+    present = {h.strip().upper() for h in sniffed.header}
+    duplicated = sorted({h for h in sniffed.header if sniffed.header.count(h) > 1})
+    missing_required = [h for h in contract.required_headers if h.upper() not in present]
+    if duplicated:
+        report.status, report.problem = "rejected", f"duplicated column {duplicated[0]} in the header"
+    elif missing_required:
+        hint = _delimiter_hint(sniffed)
+        report.status = "rejected"
+        report.problem = f"required column {missing_required[0]} is missing from the header{hint}"
+    elif sniffed.records == 0:
+        report.status, report.problem = "rejected", "has a header but no data rows"
+    report.extra_columns = [h for h in sniffed.header if contract.column(h) is None]
+    report.missing_optional = [
+        c.source for c in contract.columns if not c.required and c.source.upper() not in present
+    ]
+    for header, inferred in sniffed.inferred_types.items():
+        column = contract.column(header)
+        compatible = _SNIFFED_AS.get(inferred, "VARCHAR")
+        if column and compatible != column.type and column.type != "VARCHAR":
+            report.type_drift[header] = (column.type, inferred)
+    return report
+
+
+def sniff(path: Path) -> SniffedFile:
+    """Encoding, dialect, header, inferred types and record count of a CSV file."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            sample = handle.read(_SAMPLE_BYTES)
+    except OSError as error:
+        raise SourceError(path, f"cannot be read ({error.strerror})") from None
+    if size == 0:
+        raise SourceError(path, "is empty (0 bytes)")
+    encoding = _encoding(path, sample)
+    text = sample.decode(encoding, errors="strict") if len(sample) == size else _decode_prefix(sample, encoding)
+    if not text.strip():
+        raise SourceError(path, "holds only blank lines")
+    delimiter = _delimiter(text)
+    header = _header(text, delimiter)
+    quote, newline, inferred = '"', "\\n", {}
+    try:
+        with duckdb.connect() as con:
+            row = con.execute(
+                "SELECT Quote, NewLineDelimiter, Columns FROM sniff_csv(?, delim = ?, sample_size = 4096)",
+                [str(path), delimiter],
+            ).fetchall()[0]
+        quote, newline, inferred = row[0], row[1], {c["name"]: c["type"] for c in row[2]}
+    except duckdb.Error:
+        # Ragged or odd rows defeat type inference; ingest still parses the file and refuses
+        # the records it cannot place, so the crawl reports no inferred types rather than failing.
+        pass
+    records, final_newline = _count_records(path)
+    return SniffedFile(
+        path=path,
+        size=size,
+        encoding=encoding,
+        delimiter=delimiter,
+        quote='"' if quote in ("(empty)", "") else quote,
+        line_ending={"\\r\\n": "CRLF", "\\n": "LF", "\\r": "CR"}.get(newline, "LF"),
+        header=header,
+        inferred_types=inferred,
+        records=max(records - 1, 0),
+        has_final_newline=final_newline,
+    )
+
+
+def _encoding(path: Path, sample: bytes) -> str:
+    for bom, encoding in _BOMS.items():
+        if sample.startswith(bom):
+            if encoding != "utf-8-sig":
+                raise SourceError(path, f"is encoded in {encoding.upper()}; export it as UTF-8")
+            return encoding
+    if b"\x00" in sample:
+        raise SourceError(path, "is a binary file, not a CSV text file")
+    return "utf-8"
+
+
+def _decode_prefix(sample: bytes, encoding: str) -> str:
+    """Decode a sample cut at an arbitrary byte, ignoring only a cut multi-byte character."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    return decoder.decode(sample, final=False)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter that splits the header into the most known contract columns (else the most fields)."""
+    first = text.lstrip("\ufeff").splitlines()[0]
+    known = {c.source.upper() for contract in load_contracts().values() for c in contract.columns}
+
+    def score(candidate: str) -> tuple[int, int]:
+        fields = [f.strip().strip('"').upper() for f in first.split(candidate)]
+        return sum(f in known for f in fields), len(fields)
+
+    return max((",", ";", "\t", "|"), key=score)
+
+
+def _header(text: str, delimiter: str) -> list[str]:
+    first = text.lstrip("\ufeff").splitlines()[0]
+    return [h.strip().strip('"') for h in first.split(delimiter)]
+
+
+def _count_records(path: Path) -> tuple[int, bool]:
+    """Lines in the file (a last line without a newline counts), and whether it ends in one."""
+    lines, last = 0, b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            lines += chunk.count(b"\n")
+            last = chunk
+    final_newline = last.endswith(b"\n")
+    return lines + (0 if final_newline else 1), final_newline
+
+
+def _delimiter_hint(sniffed: SniffedFile) -> str:
+    for other in (";", "\t", "|", ","):
+        if other != sniffed.delimiter and len(sniffed.header) == 1 and other in sniffed.header[0]:
+            return f" (the header looks {other!r}-delimited)"
+    return ""
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

@@ -1,0 +1,247 @@
+"""The Iceberg catalog of a lake: commit staged Parquet files, resolve tables to their files.
+
+Writes follow one pattern (DESIGN.md): an engine writes Parquet into ``staging/``; ``commit`` moves
+the files into the table's data folder and records them in one Iceberg snapshot (an ``append``, or
+an ``overwrite`` that replaces every current file). A crash before the catalog commit leaves files
+that no snapshot references, which readers never see; ``remove_orphans`` deletes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
+from pyiceberg.table import Table, TableProperties
+from pyiceberg.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+    TimestamptzType,
+)
+
+from insightflow.errors import LakeError, TableNotFound
+from insightflow.lake.layout import LakeLayout
+
+# Iceberg type -> DuckDB type, to give an empty table (no data file yet) its typed columns.
+_DUCKDB_TYPES: dict[type[IcebergType], str] = {
+    BooleanType: "BOOLEAN",
+    IntegerType: "INTEGER",
+    LongType: "BIGINT",
+    FloatType: "FLOAT",
+    DoubleType: "DOUBLE",
+    DateType: "DATE",
+    TimestampType: "TIMESTAMP",
+    TimestamptzType: "TIMESTAMPTZ",
+    StringType: "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """A table resolved at one snapshot: its data files and column types."""
+
+    name: str
+    snapshot_id: int | None
+    files: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One entry of a table's history."""
+
+    snapshot_id: int
+    parent_id: int | None
+    committed_at: datetime
+    operation: str
+    summary: dict[str, str]
+
+
+def _duckdb_type(iceberg_type: IcebergType) -> str:
+    if isinstance(iceberg_type, DecimalType):
+        return f"DECIMAL({iceberg_type.precision},{iceberg_type.scale})"
+    return _DUCKDB_TYPES.get(type(iceberg_type), "VARCHAR")
+
+
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file://")
+
+
+class LakeCatalog:
+    """The SQL (SQLite) Iceberg catalog of one lake."""
+
+    def __init__(self, layout: LakeLayout) -> None:
+        self.layout = layout
+        layout.create()
+        self._catalog = SqlCatalog(
+            "insightflow",
+            uri=f"sqlite:///{layout.catalog_db}",
+            warehouse=layout.warehouse.as_uri(),
+        )
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        """Every table as ``namespace.table``, sorted."""
+        names = []
+        for (namespace,) in self._catalog.list_namespaces():
+            names += [".".join(ident) for ident in self._catalog.list_tables(namespace)]
+        return sorted(names)
+
+    def exists(self, name: str) -> bool:
+        return self._catalog.table_exists(name)
+
+    def load(self, name: str) -> Table:
+        try:
+            return self._catalog.load_table(name)
+        except NoSuchTableError:
+            raise TableNotFound(f"no table {name} in the lake at {self.layout.root}") from None
+
+    def resolve(self, name: str, snapshot_id: int | None = None) -> TableFiles:
+        """The data files of ``name`` at ``snapshot_id`` (default: its current snapshot)."""
+        table = self.load(name)
+        if snapshot_id is not None and table.snapshot_by_id(snapshot_id) is None:
+            raise LakeError(f"table {name} has no snapshot {snapshot_id}")
+        snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
+        files: tuple[str, ...] = ()
+        if snapshot is not None:
+            scan = table.scan(snapshot_id=snapshot.snapshot_id)
+            files = tuple(_local_path(task.file.file_path) for task in scan.plan_files())
+        schema = table.schema() if snapshot is None else table.schemas()[snapshot.schema_id or 0]
+        columns = tuple((f.name, _duckdb_type(f.field_type)) for f in schema.fields)
+        return TableFiles(name, snapshot.snapshot_id if snapshot else None, files, columns)
+
+    def snapshots(self, name: str) -> list[SnapshotInfo]:
+        """A table's snapshots, oldest first."""
+        table = self.load(name)
+        return [
+            SnapshotInfo(
+                snapshot_id=s.snapshot_id,
+                parent_id=s.parent_snapshot_id,
+                committed_at=datetime.fromtimestamp(s.timestamp_ms / 1000, tz=UTC),
+                operation=str(s.summary.operation.value) if s.summary else "",
+                summary=dict(s.summary.additional_properties) if s.summary else {},
+            )
+            for s in table.snapshots()
+        ]
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        name: str,
+        staged_files: Sequence[Path],
+        *,
+        overwrite: bool,
+        properties: dict[str, str] | None = None,
+    ) -> int:
+        """Publish staged Parquet files as one new snapshot of ``name``; returns its id.
+
+        Creates the table (from the files' schema) on first use and adds new columns on drift.
+        With ``overwrite`` the snapshot replaces every current file, else it appends.
+        """
+        if not staged_files:
+            raise LakeError(f"nothing staged for {name}")
+        schema = pq.read_schema(staged_files[0])
+        table = self._load_or_create(name, schema)
+        data_dir = Path(_local_path(table.location())) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        prefix = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        final_paths = []
+        for index, staged in enumerate(staged_files):
+            target = data_dir / f"{prefix}-{index:05d}.parquet"
+            shutil.move(staged, target)
+            final_paths.append(str(target))
+
+        with table.transaction() as tx:
+            new_columns = [f for f in schema if f.name not in {c.name for c in tx.table_metadata.schema().fields}]
+            if new_columns:
+                with tx.update_schema() as update:
+                    update.union_by_name(schema)
+            if tx.table_metadata.name_mapping() is None:
+                mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+                tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
+            update_snapshot = tx.update_snapshot(snapshot_properties=properties or {})
+            producer = update_snapshot.overwrite() if overwrite else update_snapshot.fast_append()
+            with producer as snapshot:
+                if overwrite:
+                    for task in table.scan().plan_files():
+                        snapshot.delete_data_file(task.file)
+                for path in final_paths:
+                    snapshot.append_data_file(
+                        parquet_file_to_data_file(table.io, tx.table_metadata, path)
+                    )
+        table.refresh()
+        current = table.current_snapshot()
+        assert current is not None
+        return current.snapshot_id
+
+    def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
+        """Make an older snapshot's files current again, as a new overwrite snapshot."""
+        files = self.resolve(name, snapshot_id).files
+        table = self.load(name)
+        with table.transaction() as tx:
+            update_snapshot = tx.update_snapshot(
+                snapshot_properties={"insightflow.rollback-to": str(snapshot_id)}
+            )
+            with update_snapshot.overwrite() as snapshot:
+                for task in table.scan().plan_files():
+                    snapshot.delete_data_file(task.file)
+                for path in files:
+                    snapshot.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
+        table.refresh()
+        current = table.current_snapshot()
+        assert current is not None
+        return current.snapshot_id
+
+    def remove_orphans(self) -> int:
+        """Delete data files that no snapshot of any table references (left by a crashed run)."""
+        removed = 0
+        for name in self.table_names():
+            table = self.load(name)
+            referenced: set[str] = set()
+            for snapshot in table.snapshots():
+                for manifest in snapshot.manifests(table.io):
+                    for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+                        referenced.add(_local_path(entry.data_file.file_path))
+            data_dir = Path(_local_path(table.location())) / "data"
+            for path in data_dir.glob("*.parquet") if data_dir.exists() else ():
+                if str(path) not in referenced:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    def _load_or_create(self, name: str, schema: pa.Schema) -> Table:
+        if self._catalog.table_exists(name):
+            return self._catalog.load_table(name)
+        namespace = name.split(".")[0]
+        try:
+            self._catalog.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+        return self._catalog.create_table(name, schema=schema)
+
+
+def row_count(table: TableFiles) -> int:
+    """Rows in a resolved table, from the Parquet footers (no data read)."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in table.files)
+
+
+def file_bytes(paths: Iterable[str]) -> int:
+    return sum(Path(p).stat().st_size for p in paths)
