@@ -27,6 +27,8 @@ from insightflow.contracts import ColumnContract, SourceContract
 from insightflow.crawl import FileReport
 from insightflow.errors import SourceError
 from insightflow.lake import LakeCatalog
+from insightflow.quoting import ident as _ident
+from insightflow.quoting import literal as _literal_sql
 
 PARQUET_COMPRESSION = "zstd"
 _PARQUET = f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
@@ -316,14 +318,6 @@ def _snake(header: str) -> str:
     return cleaned or "unnamed"
 
 
-def _ident(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal_sql(value: str) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _parse_error(path: Path, error: Exception) -> SourceError:

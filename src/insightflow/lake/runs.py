@@ -1,0 +1,90 @@
+"""The run registry, ``ops.runs``: one row per pipeline run, and the publish pointer.
+
+A run commits its tables one by one, then appends its record with the snapshot id of every table
+it published. Readers resolve tables at the snapshots of the newest successful run, so a run that
+dies between two commits changes nothing they see: its record, the publish point, never lands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from insightflow.lake.catalog import LakeCatalog
+
+RUNS_TABLE = "ops.runs"
+
+_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("status", pa.string()),
+        ("engine", pa.string()),
+        ("source", pa.string()),
+        ("started_at", pa.timestamp("us")),
+        ("finished_at", pa.timestamp("us")),
+        ("seconds", pa.float64()),
+        ("error", pa.string()),
+        ("steps", pa.string()),
+        ("snapshots", pa.string()),
+        ("checks", pa.string()),
+    ]
+)
+
+
+@dataclass
+class RunRecord:
+    """One pipeline run as recorded in ``ops.runs``."""
+
+    run_id: str
+    status: str
+    engine: str
+    source: str | None
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = None
+    steps: list[dict] = field(default_factory=list)
+    snapshots: dict[str, int] = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def record_run(catalog: LakeCatalog, run: RunRecord, staging: Path) -> int:
+    """Append ``run`` to ``ops.runs``; for a successful run this is the publish point."""
+    row = asdict(run)
+    row["seconds"] = run.seconds
+    for name in ("steps", "snapshots", "checks"):
+        row[name] = json.dumps(row[name], default=str)
+    staging.mkdir(parents=True, exist_ok=True)
+    path = staging / f"run-{run.run_id}.parquet"
+    pq.write_table(pa.Table.from_pylist([row], schema=_SCHEMA), path, compression="zstd")
+    return catalog.commit(RUNS_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
+
+
+def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
+    """Every recorded run, oldest first."""
+    if not catalog.exists(RUNS_TABLE):
+        return []
+    files = catalog.resolve(RUNS_TABLE).files
+    if not files:
+        return []
+    table = pa.concat_tables([pq.read_table(f, schema=_SCHEMA) for f in files])
+    runs = []
+    for row in table.to_pylist():
+        row.pop("seconds")
+        for name in ("steps", "snapshots", "checks"):
+            row[name] = json.loads(row[name] or "null") or ({} if name == "snapshots" else [])
+        runs.append(RunRecord(**row))
+    return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+
+def last_successful_run(catalog: LakeCatalog) -> RunRecord | None:
+    successes = [r for r in list_runs(catalog) if r.status == "success"]
+    return successes[-1] if successes else None

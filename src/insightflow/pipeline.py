@@ -1,0 +1,205 @@
+"""The Python API: one object per lake, one method per command of the CLI.
+
+    from insightflow import Lakehouse
+    lake = Lakehouse("./lakehouse")
+    run = lake.run("exports/")          # crawl + ingest + models + checks + publish
+    print(lake.kpis()["gross_sales"])
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from insightflow.crawl import CrawlReport, crawl
+from insightflow.errors import InsightFlowError
+from insightflow.ingest import IngestResult, ingest
+from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
+from insightflow.lake.catalog import file_bytes, row_count
+from insightflow.lake.lock import lake_lock
+from insightflow.query import LakeReader, kpi_summary
+from insightflow.transform import DuckDBEngine, build_all, publish
+
+StepCallback = Callable[[str, float, int], None]
+
+
+@dataclass
+class TableInfo:
+    """A table as ``insightflow tables`` lists it."""
+
+    name: str
+    rows: int
+    snapshot_id: int | None
+    snapshots: int
+    files: int
+    bytes: int
+
+
+class Lakehouse:
+    """A lake folder and everything that can be done with it."""
+
+    def __init__(self, lake: str | Path | None = None, *, lock_timeout: float = 60.0) -> None:
+        self.layout = LakeLayout.resolve(lake)
+        self.lock_timeout = lock_timeout
+        self._catalog: LakeCatalog | None = None
+
+    @property
+    def catalog(self) -> LakeCatalog:
+        if self._catalog is None:
+            self._catalog = LakeCatalog(self.layout)
+        return self._catalog
+
+    # --- the pipeline -----------------------------------------------------------------------
+
+    def crawl(self, source: str | Path) -> CrawlReport:
+        """Sniff and match every CSV of ``source``; changes nothing."""
+        return crawl(source)
+
+    def ingest(self, source: str | Path) -> IngestResult:
+        """Land and load the files of ``source`` into the raw tables (skipping known content)."""
+        report = crawl(source)
+        report.raise_for_rejected()
+        with lake_lock(self.layout, self.lock_timeout):
+            return ingest(self.catalog, report.accepted)
+
+    def run(
+        self,
+        source: str | Path | None = None,
+        *,
+        on_step: StepCallback | None = None,
+    ) -> RunRecord:
+        """Crawl + ingest ``source`` (default: the lake's inbox), build every model, publish.
+
+        A failing run publishes nothing and is recorded with its error; the error is re-raised.
+        """
+        folder = Path(source) if source else self.layout.inbox
+        started = datetime.now(UTC)
+        run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        steps: list[dict] = []
+
+        def step(name: str, seconds: float, rows: int) -> None:
+            steps.append({"step": name, "seconds": round(seconds, 4), "rows": rows})
+            if on_step:
+                on_step(name, seconds, rows)
+
+        with lake_lock(self.layout, self.lock_timeout):
+            self._clean_staging()
+            staging = self.layout.staging / run_id
+            record = RunRecord(run_id, "running", "duckdb", str(folder), started, started)
+            try:
+                clock = time.perf_counter()
+                report = crawl(folder)
+                report.raise_for_rejected()
+                step("crawl", time.perf_counter() - clock, sum(f.sniffed.records for f in report.accepted))
+                clock = time.perf_counter()
+                loads = ingest(self.catalog, report.accepted)
+                step("ingest", time.perf_counter() - clock, sum(load.rows for load in loads.loaded))
+                engine = DuckDBEngine()
+                try:
+                    result = build_all(engine, self.catalog, staging, on_step=step)
+                finally:
+                    engine.close()
+                record.checks = [
+                    {"table": c.table, "check": c.name, "severity": c.severity, "failing_rows": c.failing_rows}
+                    for c in result.checks
+                ]
+                clock = time.perf_counter()
+                record.snapshots = publish(self.catalog, result, run_id)
+                step("publish", time.perf_counter() - clock, sum(b.rows for b in result.builds))
+                record.status = "success"
+            except InsightFlowError as error:
+                record.status, record.error = "failed", str(error)
+                raise
+            except Exception as error:
+                record.status, record.error = "failed", f"{type(error).__name__}: {error}"
+                raise
+            finally:
+                record.steps = steps
+                record.finished_at = datetime.now(UTC)
+                if record.status != "running":
+                    record_run(self.catalog, record, staging)
+                shutil.rmtree(staging, ignore_errors=True)
+        return record
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def reader(self, as_of: str | None = None) -> LakeReader:
+        return LakeReader(self.catalog, as_of)
+
+    def kpis(self, as_of: str | None = None) -> dict:
+        """The KPI summary of the published marts (see DESIGN.md for their definitions)."""
+        self._require_published()
+        return kpi_summary(self.reader(as_of))
+
+    def sql(self, statement: str, as_of: str | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one read-only SQL statement over the lake's tables."""
+        return self.reader(as_of).query(statement)
+
+    def tables(self) -> list[TableInfo]:
+        """Every table with its rows, current snapshot, history length and size on disk."""
+        infos = []
+        for name in self.catalog.table_names():
+            resolved = self.catalog.resolve(name)
+            infos.append(
+                TableInfo(
+                    name=name,
+                    rows=row_count(resolved),
+                    snapshot_id=resolved.snapshot_id,
+                    snapshots=len(self.catalog.snapshots(name)),
+                    files=len(resolved.files),
+                    bytes=file_bytes(resolved.files),
+                )
+            )
+        return infos
+
+    def landing_bytes(self) -> int:
+        """Size of the landed source CSVs (for the compression ratio of the raw tables)."""
+        return sum(p.stat().st_size for p in self.layout.landing.glob("*.csv"))
+
+    def history(self) -> list[RunRecord]:
+        return list_runs(self.catalog) if self.layout.exists() else []
+
+    def quarantine(self, table: str | None = None) -> list[dict]:
+        """Refused rows of the published run: table, source_file, line, reason, values."""
+        self._require_published()
+        names = [n for n in self.catalog.table_names() if n.startswith("quarantine.")]
+        if table:
+            short = table.split(".")[-1]
+            names = [n for n in names if n.split(".")[-1] == short]
+            if not names:
+                raise InsightFlowError(f"no quarantine for {table}; tables with one: {self._quarantined()}")
+        rows = []
+        reader = self.reader()
+        for name in names:
+            columns, data = reader.query(
+                f"SELECT table_name AS \"table\", source_file, source_line AS line, reason, load_id, "
+                f"record, invalid FROM {name} ORDER BY load_id, source_line"
+            )
+            rows += [dict(zip(columns, r, strict=True)) for r in data]
+        return rows
+
+    def _quarantined(self) -> str:
+        return ", ".join(n.split(".")[-1] for n in self.catalog.table_names() if n.startswith("quarantine."))
+
+    def _require_published(self) -> None:
+        if not self.layout.exists() or not self.catalog.exists("ops.runs"):
+            raise InsightFlowError(
+                f"the lake at {self.layout.root} has no published run yet; "
+                "run `insightflow run --source DIR` (or `insightflow demo`) first"
+            )
+
+    def _clean_staging(self) -> None:
+        """Remove what a crashed run left: staged files and data files no snapshot references."""
+        if self.layout.staging.exists():
+            for leftover in self.layout.staging.iterdir():
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+            if self.layout.exists():
+                self.catalog.remove_orphans()

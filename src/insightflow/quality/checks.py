@@ -1,0 +1,127 @@
+"""Checks are queries that return the offending rows: zero rows means the check passes.
+
+They are declared in each model's header (``checks:``), in the spirit of dbt tests::
+
+    - {check: unique, columns: [customer_id]}
+    - {check: not_null, columns: [customer_id, customer_segment]}
+    - {check: accepted_values, column: customer_category, values: [High Value, Low Value]}
+    - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
+    - {check: range, column: shipping_days, min: 0, max: 30}
+
+Each may carry ``severity: warn``; the default, ``error``, blocks publishing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from insightflow.errors import ModelError
+from insightflow.quoting import ident, literal, table_ident
+
+EXAMPLES = 5
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check on one table."""
+
+    table: str
+    name: str
+    severity: str
+    failing_rows: int
+    examples: list[dict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failing_rows == 0
+
+    @property
+    def blocking(self) -> bool:
+        return not self.passed and self.severity == "error"
+
+    def describe(self) -> str:
+        shown = "; ".join(str(e) for e in self.examples)
+        return f"{self.table}: {self.name} failed on {self.failing_rows} rows (e.g. {shown})"
+
+
+def _columns(spec: dict) -> list[str]:
+    columns = spec.get("columns", spec.get("column"))
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def _unique(table: str, spec: dict) -> str:
+    cols = ", ".join(map(ident, _columns(spec)))
+    return f"SELECT {cols}, count(*) AS occurrences FROM {table} GROUP BY {cols} HAVING count(*) > 1"
+
+
+def _not_null(table: str, spec: dict) -> str:
+    condition = " OR ".join(f"{ident(c)} IS NULL" for c in _columns(spec))
+    return f"SELECT * FROM {table} WHERE {condition}"
+
+
+def _accepted_values(table: str, spec: dict) -> str:
+    column = ident(spec["column"])
+    values = ", ".join(literal(str(v)) for v in spec["values"])
+    return f"SELECT {column}, count(*) AS rows FROM {table} WHERE {column} NOT IN ({values}) GROUP BY 1"
+
+
+def _relationships(table: str, spec: dict) -> str:
+    column, target, field_ = ident(spec["column"]), table_ident(spec["to"]), ident(spec["field"])
+    return (
+        f"SELECT child.{column} FROM {table} AS child "
+        f"WHERE child.{column} IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {target} AS parent WHERE parent.{field_} = child.{column})"
+    )
+
+
+def _range(table: str, spec: dict) -> str:
+    column = ident(spec["column"])
+    bounds = []
+    if "min" in spec:
+        bounds.append(f"{column} < {float(spec['min'])}")
+    if "max" in spec:
+        bounds.append(f"{column} > {float(spec['max'])}")
+    return f"SELECT * FROM {table} WHERE {' OR '.join(bounds)}"
+
+
+_CHECKS: dict[str, Callable[[str, dict], str]] = {
+    "unique": _unique,
+    "not_null": _not_null,
+    "accepted_values": _accepted_values,
+    "relationships": _relationships,
+    "range": _range,
+}
+
+
+def check_name(spec: dict) -> str:
+    target = ",".join(_columns(spec)) if ("columns" in spec or "column" in spec) else ""
+    suffix = f"->{spec['to']}" if spec["check"] == "relationships" else ""
+    return f"{spec['check']}({target}){suffix}"
+
+
+def check_sql(table: str, spec: dict) -> str:
+    """The query returning the rows of ``table`` that violate ``spec``."""
+    try:
+        build = _CHECKS[spec["check"]]
+    except KeyError:
+        raise ModelError(f"{table}: unknown check {spec.get('check')!r}") from None
+    return build(table_ident(table), spec)
+
+
+def run_checks(
+    table: str, specs: tuple[dict, ...], query: Callable[[str], tuple[list[str], list[tuple]]]
+) -> list[CheckResult]:
+    """Run every check of a table; ``query`` returns (column names, rows) for a SELECT."""
+    results = []
+    for spec in specs:
+        sql = check_sql(table, spec)
+        count = query(f"SELECT count(*) FROM ({sql}) AS offending")[1][0][0]
+        examples: list[dict] = []
+        if count:
+            names, rows = query(f"SELECT * FROM ({sql}) AS offending LIMIT {EXAMPLES}")
+            examples = [dict(zip(names, row, strict=True)) for row in rows]
+        results.append(
+            CheckResult(table, check_name(spec), spec.get("severity", "error"), count, examples)
+        )
+    return results

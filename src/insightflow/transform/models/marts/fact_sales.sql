@@ -1,0 +1,42 @@
+/* ---
+table: marts.fact_sales
+grain: one row per order line
+key: [sales_key]
+conserves: curated.order_dim
+checks:
+  - {check: unique, columns: [sales_key]}
+  - {check: not_null, columns: [sales_key, customer_id, product_id, order_id, shipping_date]}
+  - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
+  - {check: relationships, column: product_id, to: curated.product_dim, field: product_id}
+  - {check: relationships, column: order_id, to: curated.delivery_dim, field: order_id}
+  - {check: accepted_values, column: order_size_category, values: [Large, Medium, Small]}
+--- */
+-- The surrogate key is a hash of the natural key, so it is the same on every run and engine (the
+-- original's ROW_NUMBER() OVER (ORDER BY ORDER_ID) was not: ties are ordered arbitrarily).
+-- Money stays in double precision as exported; round only for display (DESIGN.md).
+SELECT
+    o.order_line_key AS sales_key,
+    o.order_line_key,
+    o.order_id,
+    o.customer_id,
+    o.product_id,
+    d.shipping_date,
+    o.order_quantity,
+    o.product_price,
+    o.product_price * o.order_quantity AS gross_sales,
+    o.discount_rate,
+    o.discount_amount,
+    o.product_price * o.order_quantity - o.discount_amount AS net_sales,
+    o.profit_ratio,
+    (o.product_price * o.order_quantity - o.discount_amount) * o.profit_ratio AS profit,
+    CASE
+        WHEN o.order_quantity >= 10 THEN 'Large'
+        WHEN o.order_quantity >= 5 THEN 'Medium'
+        ELSE 'Small'
+    END AS order_size_category,
+    CASE WHEN d.order_id IS NULL THEN 'missing_delivery' END AS _reason,
+    o._load_id,
+    o._source_file,
+    o._source_line
+FROM curated.order_dim AS o
+LEFT JOIN curated.delivery_dim AS d ON d.order_id = o.order_id
