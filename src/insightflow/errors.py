@@ -50,3 +50,9 @@ class LakeBusyError(InsightFlowError):
     """Another run holds the lake's lock."""
 
     exit_code = 6
+
+
+class UsageError(InsightFlowError):
+    """An argument or setting is out of range or points somewhere unusable."""
+
+    exit_code = 2

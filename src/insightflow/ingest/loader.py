@@ -227,44 +227,52 @@ def _read_batches(
 
 
 def _typed_select(header: list[str], columns: list[str], contract: SourceContract, lineage: dict) -> str:
-    """SELECT that casts each contract column, keeps extra columns as text and adds lineage."""
+    """SELECT that casts each contract column, keeps extra columns as text and adds lineage.
+
+    Each value is cast once, in an inner query; the outer one names the values that failed
+    (non-blank text whose cast gave NULL) in ``_invalid``, whose JSON is built only for such rows.
+    """
     by_header = {h.strip().upper(): c for h, c in zip(header, columns, strict=True)}
-    projections: list[str] = []
-    invalid_parts: list[str] = []
+    inner = [_ident(c) for c in columns] + ["_source_line"]
+    outer: list[str] = []
+    failed: list[tuple[str, str]] = []  # (condition, json member) per castable column
     for column in contract.columns:
         raw_name = by_header.get(column.source.upper())
         if raw_name is None:
-            projections.append(f"CAST(NULL AS {column.type}) AS {_ident(column.name)}")
+            outer.append(f"CAST(NULL AS {column.type}) AS {_ident(column.name)}")
             continue
-        raw = _ident(raw_name)
-        typed = _cast(raw, column)
-        projections.append(f"{typed} AS {_ident(column.name)}")
+        raw, typed = _ident(raw_name), _ident(f"typed_{raw_name}")
+        inner.append(f"{_cast(raw, column)} AS {typed}")
+        outer.append(f"{typed} AS {_ident(column.name)}")
         if column.type != "VARCHAR":
             key = _literal_sql(json.dumps(column.name) + ":")
-            invalid_parts.append(
-                f"CASE WHEN NULLIF(TRIM({raw}), '') IS NOT NULL AND ({typed}) IS NULL "
-                f"THEN {key} || to_json({raw}) END"
-            )
+            condition = f"({typed} IS NULL AND TRIM({raw}) <> '')"
+            failed.append((condition, f"CASE WHEN {condition} THEN {key} || to_json({raw}) END"))
     known = {c.source.upper() for c in contract.columns}
     for h, c in zip(header, columns, strict=True):
         if h.strip().upper() not in known:
-            projections.append(f"{_ident(c)} AS {_ident(_snake(h))}")
-    projections += _lineage_projections(lineage)
-    projections.append("_source_line")
-    if invalid_parts:
-        projections.append(f"NULLIF('{{' || concat_ws(',', {', '.join(invalid_parts)}) || '}}', '{{}}') AS _invalid")
+            outer.append(f"{_ident(c)} AS {_ident(_snake(h))}")
+    outer += _lineage_projections(lineage)
+    outer.append("_source_line")
+    if failed:
+        any_failed = " OR ".join(condition for condition, _ in failed)
+        members = ", ".join(member for _, member in failed)
+        outer.append(f"CASE WHEN {any_failed} THEN '{{' || concat_ws(',', {members}) || '}}' END AS _invalid")
     else:
-        projections.append("CAST(NULL AS VARCHAR) AS _invalid")
-    return "SELECT " + ",\n  ".join(projections) + "\nFROM valid_records"
+        outer.append("CAST(NULL AS VARCHAR) AS _invalid")
+    return (
+        "SELECT " + ",\n  ".join(outer)
+        + "\nFROM (SELECT " + ", ".join(inner) + " FROM valid_records) AS typed"
+    )
 
 
 def _cast(raw: str, column: ColumnContract) -> str:
+    """Text -> contract type; NULL when blank or unparseable (DuckDB's casts ignore padding)."""
     if column.type == "VARCHAR":
         return f"NULLIF({raw}, '')"
-    trimmed = f"NULLIF(TRIM({raw}), '')"
     if column.type == "DATE":
-        return f"CAST(try_strptime({trimmed}, {_literal_sql(column.format or '%Y-%m-%d')}) AS DATE)"
-    return f"TRY_CAST({trimmed} AS {column.type})"
+        return f"CAST(try_strptime(TRIM({raw}), {_literal_sql(column.format or '%Y-%m-%d')}) AS DATE)"
+    return f"TRY_CAST({raw} AS {column.type})"
 
 
 def _malformed_table(malformed: list[_Malformed]) -> pa.Table:

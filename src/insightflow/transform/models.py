@@ -106,25 +106,31 @@ def wrapped_sql(model: Model, columns: list[str]) -> str:
         return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({model.sql}) AS model"
     keys = ", ".join(_ident(k) for k in model.key)
     values = [c for c in columns if not c.startswith("_")]
-    # A row's fingerprint tells an exact duplicate from a conflicting one within a load.
+    # A row's fingerprint tells an exact duplicate from a conflicting one within a load. Only keys
+    # that occur more than once are ranked: most keys occur once, and ranking them all is costly.
     fingerprint = "md5(concat_ws('|', " + ", ".join(
         f"coalesce(CAST({_ident(c)} AS VARCHAR), '\\N')" for c in values
     ) + "))"
     newest_first = f"PARTITION BY {keys} ORDER BY _load_id DESC, _source_line"
+    listed = ", ".join(_ident(c) for c in columns)
     return f"""
 WITH model AS ({model.sql}),
 valid AS (
-    SELECT *, {fingerprint} AS _fingerprint FROM model WHERE {REASON} IS NULL
+    SELECT *, count(*) OVER (PARTITION BY {keys}) AS _occurrences FROM model WHERE {REASON} IS NULL
 ),
 ranked AS (
     SELECT
         *,
         row_number() OVER ({newest_first}) AS _rank,
         first_value(_load_id) OVER ({newest_first}) AS _winner_load,
-        first_value(_fingerprint) OVER ({newest_first}) AS _winner_fingerprint
+        {fingerprint} AS _fingerprint,
+        first_value({fingerprint}) OVER ({newest_first}) AS _winner_fingerprint
     FROM valid
+    WHERE _occurrences > 1
 )
-SELECT {", ".join(_ident(c) for c in columns)},
+SELECT {listed}, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM valid WHERE _occurrences = 1
+UNION ALL
+SELECT {listed},
     CASE
         WHEN _rank = 1 THEN NULL
         WHEN _load_id <> _winner_load THEN '{SUPERSEDED}'
@@ -133,6 +139,6 @@ SELECT {", ".join(_ident(c) for c in columns)},
     END AS {DISPOSITION}
 FROM ranked
 UNION ALL
-SELECT {", ".join(_ident(c) for c in columns)}, {REASON} AS {DISPOSITION}
+SELECT {listed}, {REASON} AS {DISPOSITION}
 FROM model WHERE {REASON} IS NOT NULL
 """

@@ -5,12 +5,14 @@ key: [order_id, product_id]
 latest_per_key: true
 conserves: raw.orders
 checks:
-  - {check: unique, columns: [order_line_key]}
+  - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [order_line_key, order_id, customer_id, product_id, order_quantity, product_price]}
   - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
   - {check: relationships, column: product_id, to: curated.product_dim, field: product_id}
 --- */
--- DISCOUNT_PERCENTAGE of the export is a dollar amount (price x quantity x rate), read as such:
+-- order_line_key is the natural key spelled out ("0000000002-1073"): deterministic on every run
+-- and engine, unlike the original's ROW_NUMBER() OVER (ORDER BY ORDER_ID), which orders ties
+-- arbitrarily. DISCOUNT_PERCENTAGE of the export is a dollar amount (price x quantity x rate), read as such:
 -- the original multiplied it by the price again and divided by 100. Lines that cannot be placed
 -- (bad values, unknown customer or product) are quarantined, never dropped.
 WITH lines AS (
@@ -21,7 +23,7 @@ WITH lines AS (
     FROM raw.orders
 )
 SELECT
-    md5(concat_ws('|', CAST(l.order_id AS VARCHAR), CAST(l.order_product_id AS VARCHAR)))
+    lpad(CAST(l.order_id AS VARCHAR), 10, '0') || '-' || CAST(l.order_product_id AS VARCHAR)
         AS order_line_key,
     l.order_id,
     lpad(CAST(l.order_id AS VARCHAR), 10, '0') AS order_code,

@@ -4,19 +4,18 @@ grain: one row per order line
 key: [sales_key]
 conserves: curated.order_dim
 checks:
-  - {check: unique, columns: [sales_key]}
+  - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [sales_key, customer_id, product_id, order_id, shipping_date]}
   - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
   - {check: relationships, column: product_id, to: curated.product_dim, field: product_id}
   - {check: relationships, column: order_id, to: curated.delivery_dim, field: order_id}
   - {check: accepted_values, column: order_size_category, values: [Large, Medium, Small]}
 --- */
--- The surrogate key is a hash of the natural key, so it is the same on every run and engine (the
--- original's ROW_NUMBER() OVER (ORDER BY ORDER_ID) was not: ties are ordered arbitrarily).
+-- sales_key is the order line's key (curated.order_dim.order_line_key), the same on every run and
+-- engine (the original's ROW_NUMBER() OVER (ORDER BY ORDER_ID) ordered ties arbitrarily).
 -- Money stays in double precision as exported; round only for display (DESIGN.md).
 SELECT
     o.order_line_key AS sales_key,
-    o.order_line_key,
     o.order_id,
     o.customer_id,
     o.product_id,
