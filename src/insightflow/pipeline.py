@@ -18,6 +18,7 @@ from pathlib import Path
 
 from insightflow.crawl import CrawlReport, crawl
 from insightflow.errors import InsightFlowError
+from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
 from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
@@ -122,6 +123,7 @@ class Lakehouse:
                 record.steps = steps
                 record.finished_at = datetime.now(UTC)
                 if record.status != "running":
+                    checkpoint("record-run")
                     record_run(self.catalog, record, staging)
                 shutil.rmtree(staging, ignore_errors=True)
         return record

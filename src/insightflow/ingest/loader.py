@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 from insightflow.contracts import ColumnContract, SourceContract
 from insightflow.crawl import FileReport
 from insightflow.errors import SourceError
+from insightflow.faults import checkpoint
 from insightflow.lake import LakeCatalog
 from insightflow.quoting import ident as _ident
 from insightflow.quoting import literal as _literal_sql
@@ -123,6 +124,7 @@ def load_file(catalog: LakeCatalog, report: FileReport, landed: Path, sha256: st
         "_ingested_at": ingested_at,
     }
     staged, rows, invalid = _write_typed(landed, report, contract, lineage, staging)
+    checkpoint(f"ingest:{contract.table}")
     snapshot_id = catalog.commit(
         contract.table,
         staged,

@@ -31,6 +31,7 @@ class CheckResult:
     severity: str
     failing_rows: int
     examples: list[dict] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -41,7 +42,11 @@ class CheckResult:
         return not self.passed and self.severity == "error"
 
     def describe(self) -> str:
-        shown = "; ".join(str(e) for e in self.examples)
+        """One line: the check, its table, how many rows fail and up to 5 of them (compactly)."""
+        keep = {*self.columns, "_source_file", "_source_line", "occurrences", "rows"}
+        shown = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in e.items() if not self.columns or k in keep) for e in self.examples
+        )
         return f"{self.table}: {self.name} failed on {self.failing_rows} rows (e.g. {shown})"
 
 
@@ -121,7 +126,8 @@ def run_checks(
         if count:
             names, rows = query(f"SELECT * FROM ({sql}) AS offending LIMIT {EXAMPLES}")
             examples = [dict(zip(names, row, strict=True)) for row in rows]
+        columns = tuple(_columns(spec)) if ("columns" in spec or "column" in spec) else ()
         results.append(
-            CheckResult(table, check_name(spec), spec.get("severity", "error"), count, examples)
+            CheckResult(table, check_name(spec), spec.get("severity", "error"), count, examples, columns)
         )
     return results

@@ -43,7 +43,7 @@ ORDER BY shipping_mode
 
 
 def kpi_summary(reader: LakeReader) -> dict:
-    """The KPI figures, rounded for display (money to cents, rates to 4 decimals)."""
+    """The KPI figures, rounded for display (money to cents, days to 2 decimals, rates to 6)."""
     names, rows = reader.query(_SALES)
     sales = dict(zip(names, rows[0], strict=True))
     names, rows = reader.query(_ORDERS)
@@ -58,5 +58,5 @@ def kpi_summary(reader: LakeReader) -> dict:
         "orders_placed": int(orders["orders_placed"] or 0),
         "avg_shipping_days": round(orders["avg_shipping_days"] or 0.0, 2),
         "late_deliveries": int(orders["late_deliveries"] or 0),
-        "on_time_rate_by_mode": {mode: round(rate, 4) for mode, rate in on_time},
+        "on_time_rate_by_mode": {mode: round(rate, 6) for mode, rate in on_time},
     }

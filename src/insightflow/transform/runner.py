@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from insightflow.errors import LakeError, QualityGateError
+from insightflow.faults import checkpoint
 from insightflow.lake import LakeCatalog
 from insightflow.quality import CheckResult, run_checks
 from insightflow.transform.engine import BuildResult, Engine
@@ -49,6 +50,7 @@ def build_all(
         engine.register(catalog.resolve(name))
     result = TransformResult()
     for model in models:
+        checkpoint(f"build:{model.table}")
         build = engine.build(model, staging)
         result.builds.append(build)
         started = time.perf_counter()
@@ -69,6 +71,7 @@ def publish(catalog: LakeCatalog, result: TransformResult, run_id: str) -> dict[
     snapshots = {}
     properties = {"insightflow.run-id": run_id}
     for build in result.builds:
+        checkpoint(f"publish:{build.table}")
         snapshots[build.table] = catalog.commit(
             build.table, build.published_files, overwrite=True, properties=properties
         )
