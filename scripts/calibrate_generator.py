@@ -169,7 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    folder = Path(os.environ.get("INSIGHTFLOW_REFERENCE_DATA", ROOT.parent / "shared/data/dataco-split"))
+    folder = Path(
+        os.environ.get("INSIGHTFLOW_REFERENCE_DATA", ROOT.parent / "shared/data/dataco-split")
+    )
     params = calibrate(connect(folder))
     text = json.dumps(params, separators=(",", ":"), ensure_ascii=False)
     args.out.write_text(text + "\n", encoding="utf-8")

@@ -160,7 +160,14 @@ def sniff(path: Path) -> SniffedFile:
     if size == 0:
         raise SourceError(path, "is empty (0 bytes)")
     encoding = _encoding(path, sample)
-    text = sample.decode(encoding, errors="strict") if len(sample) == size else _decode_prefix(sample, encoding)
+    try:
+        text = sample.decode(encoding) if len(sample) == size else _decode_prefix(sample, encoding)
+    except UnicodeDecodeError as error:
+        line = sample.count(b"\n", 0, error.start) + 1
+        raise SourceError(
+            path, f"contains bytes that are not UTF-8 (byte 0x{sample[error.start]:02x} on line {line}); "
+            "export it as UTF-8"
+        ) from None
     if not text.strip():
         raise SourceError(path, "holds only blank lines")
     delimiter = _delimiter(text)

@@ -25,7 +25,9 @@ def float32_text(values: np.ndarray) -> pa.Array:
     v = np.asarray(values, dtype=np.float32).astype(np.float64)
     magnitude = np.abs(v)
     with np.errstate(divide="ignore"):
-        integer_digits = np.where(magnitude >= 1, np.floor(np.log10(np.maximum(magnitude, 1))) + 1, 0)
+        integer_digits = np.where(
+            magnitude >= 1, np.floor(np.log10(np.maximum(magnitude, 1))) + 1, 0
+        )
     decimals = np.clip(9 - integer_digits, 0, 12)
     scale = np.power(10.0, decimals)
     # A correctly rounded division gives the double nearest to the decimal, whose shortest
@@ -73,7 +75,7 @@ class CsvFileWriter:
     """
 
     def __init__(self, path: Path, header: tuple[str, ...]) -> None:
-        self.path = path
+        self.path, self.header = path, header
         self._temporary = path.with_name(f".{path.name}.partial")
         self._file = open(self._temporary, "wb")  # noqa: SIM115 - closed in close()
         self._file.write(BOM + ",".join(header).encode() + EOL.encode())

@@ -12,6 +12,8 @@ checks:
 -- Repairs (each flagged in _repairs): 3 rows of the export are shifted one column left from the
 -- city on (city holds the state, state holds the zip, zip is empty); 8 rows hold the last name in
 -- the first-name field and have no last name. Zip codes lost their leading zeros: padded to 5.
+-- A name that starts like a spreadsheet formula (=, +, -, @) gets a leading quote, so that an
+-- analyst opening an extract in a spreadsheet does not run it (OWASP "CSV injection").
 WITH source AS (
     SELECT
         *,
@@ -26,13 +28,22 @@ repaired AS (
     SELECT
         *,
         CASE WHEN is_shifted THEN customer_state ELSE customer_zipcode END AS zip,
-        CASE WHEN is_shifted THEN upper(customer_city) ELSE customer_state END AS state
+        CASE WHEN is_shifted THEN upper(customer_city) ELSE customer_state END AS state,
+        trim(CASE WHEN is_name_in_first THEN NULL ELSE customer_fname END) AS first_name,
+        trim(CASE WHEN is_name_in_first THEN customer_fname ELSE customer_lname END) AS last_name
     FROM source
+),
+named AS (
+    SELECT
+        *,
+        coalesce(regexp_matches(first_name, '^[=+@-]'), false) AS is_formula_first,
+        coalesce(regexp_matches(last_name, '^[=+@-]'), false) AS is_formula_last
+    FROM repaired
 )
 SELECT
     customer_id,
-    CASE WHEN is_name_in_first THEN NULL ELSE initcap(trim(customer_fname)) END AS customer_fname,
-    initcap(trim(CASE WHEN is_name_in_first THEN customer_fname ELSE customer_lname END)) AS customer_lname,
+    CASE WHEN is_formula_first THEN chr(39) || first_name ELSE initcap(first_name) END AS customer_fname,
+    CASE WHEN is_formula_last THEN chr(39) || last_name ELSE initcap(last_name) END AS customer_lname,
     segment AS customer_segment,
     CASE segment
         WHEN 'Corporate' THEN 'High Value'
@@ -49,7 +60,8 @@ SELECT
     nullif(concat_ws(',',
         CASE WHEN is_shifted THEN 'shifted_columns' END,
         CASE WHEN is_name_in_first THEN 'last_name_in_first_name' END,
-        CASE WHEN segment <> customer_segment THEN 'segment_normalised' END
+        CASE WHEN segment <> customer_segment THEN 'segment_normalised' END,
+        CASE WHEN is_formula_first OR is_formula_last THEN 'formula_escaped' END
     ), '') AS _repairs,
     CASE
         WHEN _invalid LIKE '{"_record"%' THEN 'malformed_record'
@@ -61,4 +73,4 @@ SELECT
     _source_file,
     _source_line,
     _invalid
-FROM repaired
+FROM named
