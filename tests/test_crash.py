@@ -3,8 +3,8 @@ and the next run succeeds and matches a clean run."""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from insightflow import Lakehouse
 from tests.exports import ORDERS, write_export
 
 pytestmark = pytest.mark.slow
@@ -27,37 +28,39 @@ CHECKPOINTS = [
 ]
 
 
-def _cli(*args: str, lake: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "INSIGHTFLOW_KILL_AT"}
-    if kill_at:
-        env["INSIGHTFLOW_KILL_AT"] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "insightflow.cli", *args, "--lake", str(lake)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-
-
-def _kpis(lake: Path) -> dict:
-    result = _cli("kpis", "--format", "json", lake=lake)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, dict]:
+    """A published lake (to copy), the export it came from, a changed export, and the KPIs a
+    clean lake reports after running both exports in turn."""
+    root = tmp_path_factory.mktemp("crash")
+    first = write_export(root / "first")
+    bumped = [[*o[:3], str(int(o[3]) + 1), *o[4:]] for o in ORDERS]
+    changed = write_export(root / "changed", {"orders": bumped})
+    published = Lakehouse(root / "published")
+    published.run(first)
+    clean = Lakehouse(root / "clean")
+    clean.run(first)
+    clean.run(changed)
+    return published.layout.root, first, changed, clean.kpis()
 
 
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)
-def test_sigkill_between_commits_keeps_the_last_good_snapshot(checkpoint: str, tmp_path: Path) -> None:
-    first = write_export(tmp_path / "first")
-    changed = write_export(tmp_path / "changed", {"orders": [[*o[:3], str(int(o[3]) + 1), *o[4:]] for o in ORDERS]})
-    lake = tmp_path / "lake"
-    assert _cli("run", "--source", str(first), lake=lake).returncode == 0
-    published = _kpis(lake)
+def test_sigkill_between_commits_keeps_the_last_good_snapshot(
+    checkpoint: str, tmp_path: Path, exports: tuple[Path, Path, Path, dict]
+) -> None:
+    template, _, changed, after_clean_run = exports
+    shutil.copytree(template, tmp_path / "lake")
+    lake = Lakehouse(tmp_path / "lake")
+    published = lake.kpis()
 
-    killed = _cli("run", "--source", str(changed), lake=lake, kill_at=checkpoint)
+    killed = subprocess.run(
+        [sys.executable, "-m", "insightflow.cli", "run", "--source", str(changed), "--lake", str(lake.layout.root)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "INSIGHTFLOW_KILL_AT": checkpoint},
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert _kpis(lake) == published
+    assert Lakehouse(lake.layout.root).kpis() == published
 
-    assert _cli("run", "--source", str(changed), lake=lake).returncode == 0
-    clean = tmp_path / "clean"
-    assert _cli("run", "--source", str(first), lake=clean).returncode == 0
-    assert _cli("run", "--source", str(changed), lake=clean).returncode == 0
-    assert _kpis(lake) == _kpis(clean)
-    assert not list((lake / "staging").iterdir())
+    recovered = Lakehouse(lake.layout.root)
+    assert recovered.run(changed).status == "success"
+    assert recovered.kpis() == after_clean_run
+    assert not list(recovered.layout.staging.iterdir())

@@ -14,7 +14,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +29,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # Piped output is not cut to 80 columns: scripts and logs get whole table cells.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+_OUT = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 LakeOption = Annotated[
     Path | None,
@@ -88,7 +87,7 @@ def crawl(
             types if sniffed else "-",
             f.drift,
         )
-    out.print(table)
+    _OUT.print(table)
     report.raise_for_rejected()
 
 
@@ -104,7 +103,7 @@ def ingest(
     for load in result.loads:
         status = load.status if load.status == "loaded" else "skipped (content already ingested)"
         table.add_row(load.file, load.table, status, f"{load.rows:,}", f"{load.invalid_rows:,}", load.load_id or "-")
-    out.print(table)
+    _OUT.print(table)
 
 
 @app.command()
@@ -124,7 +123,48 @@ def run(
         err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
 
     record = lakehouse.run(source, on_step=show)
-    out.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+    _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the four CSV files into.")],
+    scale: Annotated[float, typer.Option("--scale", help="1 = the reference sizes (~160 K order lines).")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 42,
+    dirty: Annotated[float, typer.Option("--dirty", help="Share of rows (0-1) given a real-world defect.")] = 0.0,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Write a synthetic DataCo-shaped export (optionally with defects and their manifest)."""
+    from insightflow.generate import generate as generate_export
+
+    result = generate_export(out, scale=scale, seed=seed, dirty=dirty, progress=sys.stderr.isatty())
+    for source, path in result.files.items():
+        _OUT.print(f"{str(path):<60} {result.rows[source]:>12,} rows")
+    if result.manifest:
+        _OUT.print(f"{result.defects:,} injected defects listed in {result.manifest}")
+    _OUT.print(f"written in {result.seconds:.1f} s")
+
+
+@app.command()
+def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
+    """Generate scale-1 synthetic data into the lake's inbox, run the pipeline, show the KPIs."""
+    lakehouse = _lake(lake)
+    err = Console(stderr=True, highlight=False)
+    err.print(f"generating a synthetic export into {lakehouse.layout.inbox} ...")
+
+    def show(step: str, seconds: float, rows: int) -> None:
+        err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
+
+    record = lakehouse.demo(on_step=show)
+    _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+    _print_kpis(lakehouse.kpis())
+    flag = f" --lake {lake}" if lake else ""
+    _OUT.print("\nNext, try:")
+    _OUT.print(f'  insightflow sql "SELECT shipping_mode, count(*) FROM marts.order_summary GROUP BY 1"{flag}')
+    _OUT.print(f"  insightflow quarantine{flag}")
+    _OUT.print(f"  insightflow tables{flag}")
+    _OUT.print(f"  insightflow history{flag}")
 
 
 @app.command()
@@ -138,7 +178,11 @@ def kpis(
     figures = _lake(lake).kpis(as_of)
     if format is TableFormat.json:
         _json(figures)
-        return
+    else:
+        _print_kpis(figures)
+
+
+def _print_kpis(figures: dict) -> None:
     table = Table("KPI", "value")
     table.add_row("Products ordered", f"{figures['products_ordered']:,}")
     table.add_row("Gross sales", _money(figures["gross_sales"]))
@@ -150,7 +194,7 @@ def kpis(
     table.add_row("Late deliveries", f"{figures['late_deliveries']:,}")
     for mode, rate in figures["on_time_rate_by_mode"].items():
         table.add_row(f"On-time rate, {mode}", f"{rate:.1%}")
-    out.print(table)
+    _OUT.print(table)
 
 
 @app.command()
@@ -175,7 +219,7 @@ def sql(
         table = Table(*columns)
         for row in rows:
             table.add_row(*("NULL" if v is None else str(v) for v in row))
-        out.print(table)
+        _OUT.print(table)
 
 
 @app.command()
@@ -189,11 +233,11 @@ def tables(lake: LakeOption = None, debug: DebugOption = False) -> None:
             info.name, f"{info.rows:,}", str(info.snapshot_id or "-"), str(info.snapshots),
             str(info.files), f"{info.bytes / 1e6:,.2f} MB",
         )
-    out.print(table)
+    _OUT.print(table)
     csv_bytes = lakehouse.landing_bytes()
     raw_bytes = sum(i.bytes for i in infos if i.name.startswith("raw."))
     if raw_bytes:
-        out.print(
+        _OUT.print(
             f"source CSVs {csv_bytes / 1e6:,.2f} MB -> raw tables {raw_bytes / 1e6:,.2f} MB of Parquet "
             f"(compression ratio {csv_bytes / raw_bytes:.1f}x)"
         )
@@ -215,7 +259,7 @@ def history(
     for r in runs:
         steps = ", ".join(f"{s['step'].split('.')[-1]} {s['seconds']:.2f}s" for s in r.steps)
         table.add_row(r.run_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.seconds:.2f}", steps, r.error or "")
-    out.print(table)
+    _OUT.print(table)
 
 
 @app.command()
@@ -233,26 +277,19 @@ def quarantine(
     table = Table("table", "source file", "line", "reason", "values")
     for row in rows:
         table.add_row(row["table"], row["source_file"] or "", str(row["line"] or ""), row["reason"], row["invalid"] or row["record"])
-    out.print(table)
-    out.print(f"{len(rows):,} quarantined rows")
+    _OUT.print(table)
+    _OUT.print(f"{len(rows):,} quarantined rows")
 
 
 def main() -> None:
     """Entry point: run the command; turn errors into one line on stderr and an exit code."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        app()  # Typer reports usage errors itself (exit code 2) and exits
     except InsightFlowError as error:
         if debug:
             raise
         _fail(str(error), error.exit_code)
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
     except Exception as error:  # a bug: still one line, unless --debug
         if debug:
             raise

@@ -128,6 +128,14 @@ class Lakehouse:
                 shutil.rmtree(staging, ignore_errors=True)
         return record
 
+    def demo(self, *, scale: float = 1.0, seed: int = 42, on_step: StepCallback | None = None) -> RunRecord:
+        """Generate a synthetic export into the lake's inbox and run the whole pipeline on it."""
+        from insightflow.generate import generate  # numpy-heavy; only the demo needs it
+
+        self.layout.create()
+        generate(self.layout.inbox, scale=scale, seed=seed)
+        return self.run(self.layout.inbox, on_step=on_step)
+
     # --- reading ----------------------------------------------------------------------------
 
     def reader(self, as_of: str | None = None) -> LakeReader:
