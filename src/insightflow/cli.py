@@ -122,7 +122,7 @@ def run(
     def show(step: str, seconds: float, rows: int) -> None:
         err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
 
-    record = lakehouse.run(source, on_step=show)
+    record = lakehouse.run(source, engine=engine.value, on_step=show)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
 
 

@@ -24,7 +24,8 @@ from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, reco
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
 from insightflow.query import LakeReader, kpi_summary
-from insightflow.transform import DuckDBEngine, build_all, publish
+from insightflow.transform import build_all, publish
+from insightflow.transform.engines import create_engine
 
 StepCallback = Callable[[str, float, int], None]
 
@@ -72,11 +73,15 @@ class Lakehouse:
         self,
         source: str | Path | None = None,
         *,
+        engine: str = "duckdb",
+        engine_options: dict | None = None,
         on_step: StepCallback | None = None,
     ) -> RunRecord:
         """Crawl + ingest ``source`` (default: the lake's inbox), build every model, publish.
 
-        A failing run publishes nothing and is recorded with its error; the error is re-raised.
+        ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
+        ``engine_options`` go to its constructor. A failing run publishes nothing and is recorded
+        with its error; the error is re-raised.
         """
         folder = Path(source) if source else self.layout.inbox
         started = datetime.now(UTC)
@@ -91,7 +96,7 @@ class Lakehouse:
         with lake_lock(self.layout, self.lock_timeout):
             self._clean_staging()
             staging = self.layout.staging / run_id
-            record = RunRecord(run_id, "running", "duckdb", str(folder), started, started)
+            record = RunRecord(run_id, "running", engine, str(folder), started, started)
             try:
                 clock = time.perf_counter()
                 report = crawl(folder)
@@ -100,11 +105,11 @@ class Lakehouse:
                 clock = time.perf_counter()
                 loads = ingest(self.catalog, report.accepted)
                 step("ingest", time.perf_counter() - clock, sum(load.rows for load in loads.loaded))
-                engine = DuckDBEngine()
+                adapter = create_engine(engine, **(engine_options or {}))
                 try:
-                    result = build_all(engine, self.catalog, staging, on_step=step)
+                    result = build_all(adapter, self.catalog, staging, on_step=step)
                 finally:
-                    engine.close()
+                    adapter.close()
                 record.checks = [
                     {"table": c.table, "check": c.name, "severity": c.severity, "failing_rows": c.failing_rows}
                     for c in result.checks
