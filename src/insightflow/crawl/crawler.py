@@ -235,12 +235,17 @@ def _header(text: str, delimiter: str) -> list[str]:
 
 def _count_records(path: Path) -> tuple[int, bool]:
     """Lines in the file (a last line without a newline counts), and whether it ends in one."""
-    lines, last = 0, b""
+    lines, returns, last = 0, 0, b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):
             lines += chunk.count(b"\n")
+            if not lines:  # old Mac files end lines with a bare CR
+                returns += chunk.count(b"\r")
             last = chunk
-    final_newline = last.endswith(b"\n")
+    if not lines:
+        lines, final_newline = returns, last.endswith(b"\r")
+    else:
+        final_newline = last.endswith(b"\n")
     return lines + (0 if final_newline else 1), final_newline
 
 

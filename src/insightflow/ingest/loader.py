@@ -76,25 +76,38 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
         contract = report.contract
         if contract.table not in known:
             known[contract.table] = _ingested_hashes(catalog, contract.table)
-        landed, sha256 = land(catalog, report.path)
-        if sha256 in known[contract.table]:
-            result.loads.append(LoadResult(report.path.name, contract.source, contract.table, sha256, "skipped"))
+        landed = land(catalog, report.path, report.sniffed.quote)
+        if landed.sha256 in known[contract.table]:
+            result.loads.append(
+                LoadResult(report.path.name, contract.source, contract.table, landed.sha256, "skipped")
+            )
             continue
-        load = load_file(catalog, report, landed, sha256)
-        known[contract.table].add(sha256)
+        load = load_file(catalog, report, landed)
+        known[contract.table].add(landed.sha256)
         result.loads.append(load)
     return result
 
 
-def land(catalog: LakeCatalog, path: Path) -> tuple[Path, str]:
-    """Copy ``path`` into the landing zone under its content hash; returns (copy, sha256)."""
+@dataclass(frozen=True)
+class Landed:
+    """A file copied into the landing zone."""
+
+    path: Path
+    sha256: str
+    quoted: bool  # whether it holds the quote character at all
+
+
+def land(catalog: LakeCatalog, path: Path, quote: str = '"') -> Landed:
+    """Copy ``path`` into the landing zone under its content hash (one read of the file)."""
     landing = catalog.layout.landing
     temporary = landing / f".{uuid.uuid4().hex}.part"
     digest = hashlib.sha256()
+    quote_byte, quoted = quote.encode("utf-8"), False
     try:
         with path.open("rb") as source, temporary.open("wb") as target:
             while chunk := source.read(1 << 22):
                 digest.update(chunk)
+                quoted = quoted or quote_byte in chunk
                 target.write(chunk)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -106,12 +119,12 @@ def land(catalog: LakeCatalog, path: Path) -> tuple[Path, str]:
     else:
         os.replace(temporary, landed)
         landed.chmod(0o444)
-    return landed, sha256
+    return Landed(landed, sha256, quoted)
 
 
-def load_file(catalog: LakeCatalog, report: FileReport, landed: Path, sha256: str) -> LoadResult:
+def load_file(catalog: LakeCatalog, report: FileReport, landed: Landed) -> LoadResult:
     """Type one landed file by its contract and append it to its raw table."""
-    contract, sniffed = report.contract, report.sniffed
+    contract, sniffed, sha256 = report.contract, report.sniffed, landed.sha256
     assert contract is not None and sniffed is not None
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     load_id = f"{ingested_at:%Y%m%dT%H%M%S%f}-{sha256[:8]}"
@@ -143,13 +156,14 @@ def load_file(catalog: LakeCatalog, report: FileReport, landed: Path, sha256: st
 
 
 def _write_typed(
-    landed: Path, report: FileReport, contract: SourceContract, lineage: dict, staging: Path
+    landed: Landed, report: FileReport, contract: SourceContract, lineage: dict, staging: Path
 ) -> tuple[list[Path], int, int]:
-    """Parse ``landed`` into typed raw rows in ``staging``; returns (files, rows, invalid rows).
+    """Parse a landed file into typed raw rows in ``staging``; returns (files, rows, invalid rows).
 
     Records are streamed in file order straight into Parquet. Records with the wrong number of fields
     go to a second file; their line numbers are known only when parsing single-threaded, so a file
-    that has any is parsed again that way (rare, and only for such files).
+    that has any is parsed again that way (rare). A record longer than the parser's block (a 10 MB
+    field) makes it parse again with larger blocks.
     """
     sniffed = report.sniffed
     assert sniffed is not None
@@ -157,16 +171,23 @@ def _write_typed(
     schema = pa.schema([(c, pa.string()) for c in columns] + [("_source_line", pa.int64())])
     select = _typed_select(sniffed.header, columns, contract, lineage)
     valid_file, malformed_file = staging / "part-00000.parquet", staging / "part-00001.parquet"
-    for use_threads in (True, False):
+    parse = _Parse(sniffed.delimiter, sniffed.quote, columns, landed.quoted)
+    while True:
         malformed: list[_Malformed] = []
-        batches = _read_batches(landed, report.path, sniffed.delimiter, sniffed.quote, columns, malformed, use_threads)
+        failures: list[Exception] = []
+        batches = _read_batches(landed.path, parse, malformed, failures)
         with duckdb.connect() as con:
             con.register("valid_records", pa.RecordBatchReader.from_batches(schema, batches))
             try:
                 con.execute(f"COPY ({select}) TO {_literal_sql(str(valid_file))} {_PARQUET}")
             except (duckdb.Error, pa.ArrowInvalid) as error:
-                raise _parse_error(report.path, error) from None
+                cause = failures[0] if failures else error
+                if "straddl" in str(cause) and parse.block_size < 2 * sniffed.size:
+                    parse.block_size *= 8
+                    continue
+                raise _parse_error(report.path, cause) from None
             if any(m.line is None for m in malformed):
+                parse.use_threads = False
                 continue
             rows, invalid = con.execute(
                 "SELECT count(*), count(_invalid) FROM read_parquet(?)", [str(valid_file)]
@@ -178,19 +199,30 @@ def _write_typed(
                 f"COPY ({_malformed_select(contract, lineage)}) TO {_literal_sql(str(malformed_file))} {_PARQUET}"
             )
             return [valid_file, malformed_file], rows + len(malformed), invalid + len(malformed)
-    raise AssertionError("unreachable: the single-threaded pass knows every line number")
+
+
+@dataclass
+class _Parse:
+    """How to parse one file (and how the next attempt differs)."""
+
+    delimiter: str
+    quote: str
+    columns: list[str]
+    # Without a quote character no value can hold a newline, and the parser may split the file
+    # at any newline (in parallel) instead of tracking quotes serially.
+    quoted: bool
+    use_threads: bool = True
+    block_size: int = 1 << 22
 
 
 def _read_batches(
-    landed: Path,
-    shown: Path,
-    delimiter: str,
-    quote: str,
-    columns: list[str],
-    malformed: list[_Malformed],
-    use_threads: bool,
+    path: Path, parse: _Parse, malformed: list[_Malformed], failures: list[Exception]
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of the file as text, with each record's line number (header = line 1)."""
+    """Record batches of the file as text, with each record's line number (header = line 1).
+
+    Records with the wrong number of fields are skipped into ``malformed``; a parse error is kept
+    in ``failures`` (DuckDB, which pulls the batches, reports it wrapped in its own message).
+    """
 
     def refuse(row: pacsv.InvalidRow) -> str:
         malformed.append(_Malformed(row.number, row.text, row.expected_columns, row.actual_columns))
@@ -198,21 +230,21 @@ def _read_batches(
 
     try:
         reader = pacsv.open_csv(
-            landed,
+            path,
             read_options=pacsv.ReadOptions(
-                use_threads=use_threads, skip_rows=1, column_names=columns, block_size=1 << 22
+                use_threads=parse.use_threads, skip_rows=1, column_names=parse.columns, block_size=parse.block_size
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, quote_char=quote, newlines_in_values=True, invalid_row_handler=refuse
+                delimiter=parse.delimiter,
+                quote_char=parse.quote,
+                newlines_in_values=parse.quoted,
+                invalid_row_handler=refuse,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns}, strings_can_be_null=False
+                column_types={c: pa.string() for c in parse.columns}, strings_can_be_null=False
             ),
         )
-    except (pa.ArrowInvalid, OSError) as error:
-        raise _parse_error(shown, error) from None
-    ordinal = 0
-    try:
+        ordinal = 0
         for batch in reader:
             lines = np.arange(ordinal, ordinal + batch.num_rows, dtype=np.int64)
             ordinal += batch.num_rows
@@ -222,10 +254,11 @@ def _read_batches(
                 skipped = np.asarray(sorted(known), dtype=np.int64) - 2 - np.arange(len(known))
                 lines = lines + np.searchsorted(skipped, lines, side="right")
             yield pa.RecordBatch.from_arrays(
-                [*batch.columns, pa.array(lines + 2)], names=[*columns, "_source_line"]
+                [*batch.columns, pa.array(lines + 2)], names=[*parse.columns, "_source_line"]
             )
-    except pa.ArrowInvalid as error:
-        raise _parse_error(shown, error) from None
+    except (pa.ArrowInvalid, OSError) as error:
+        failures.append(error)
+        raise
 
 
 def _typed_select(header: list[str], columns: list[str], contract: SourceContract, lineage: dict) -> str:

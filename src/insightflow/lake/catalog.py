@@ -235,7 +235,10 @@ class LakeCatalog:
             self._catalog.create_namespace(namespace)
         except NamespaceAlreadyExistsError:
             pass
-        return self._catalog.create_table(name, schema=schema)
+        # Every column optional: DuckDB marks a Parquet column "required" when a file happens to
+        # hold no NULL, and a table created from such a file would refuse the next file that has one.
+        nullable = pa.schema([field.with_nullable(True) for field in schema])
+        return self._catalog.create_table(name, schema=nullable)
 
 
 def row_count(table: TableFiles) -> int:

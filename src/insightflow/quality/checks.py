@@ -72,11 +72,14 @@ def _accepted_values(table: str, spec: dict) -> str:
 
 
 def _relationships(table: str, spec: dict) -> str:
+    # An anti join written as LEFT JOIN ... IS NULL: the same rows as NOT EXISTS, planned as one
+    # hash join over the key columns (DuckDB decorrelates NOT EXISTS over a view by materializing
+    # every child column first).
     column, target, field_ = ident(spec["column"]), table_ident(spec["to"]), ident(spec["field"])
     return (
         f"SELECT child.{column} FROM {table} AS child "
-        f"WHERE child.{column} IS NOT NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {target} AS parent WHERE parent.{field_} = child.{column})"
+        f"LEFT JOIN {target} AS parent ON parent.{field_} = child.{column} "
+        f"WHERE child.{column} IS NOT NULL AND parent.{field_} IS NULL"
     )
 
 

@@ -95,15 +95,23 @@ def dependency_order(models: dict[str, Model]) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def wrapped_sql(model: Model, columns: list[str]) -> str:
+def plain_sql(model: Model) -> str:
+    """The model's SQL with its own ``_reason`` as disposition: what ``wrapped_sql`` gives when no
+    key of a valid row occurs more than once (an engine may check that first and rank only if so)."""
+    return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({model.sql}) AS model"
+
+
+def wrapped_sql(model: Model, columns: list[str], source: str | None = None) -> str:
     """The model's SQL with its rows' disposition: NULL (publish), ``superseded`` or a reason.
 
-    ``columns`` are the model's output columns (the engine describes them).
+    ``columns`` are the model's output columns (the engine describes them); ``source`` is a query
+    giving the model's rows, when an engine has them already (default: the model's SQL).
     """
+    source = source or model.sql
     if REASON not in columns:  # an aggregate mart: every row is published
-        return f"SELECT *, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM ({model.sql}) AS model"
+        return f"SELECT *, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM ({source}) AS model"
     if not model.latest_per_key:
-        return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({model.sql}) AS model"
+        return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({source}) AS model"
     keys = ", ".join(_ident(k) for k in model.key)
     values = [c for c in columns if not c.startswith("_")]
     # A row's fingerprint tells an exact duplicate from a conflicting one within a load. Only keys
@@ -114,7 +122,7 @@ def wrapped_sql(model: Model, columns: list[str]) -> str:
     newest_first = f"PARTITION BY {keys} ORDER BY _load_id DESC, _source_line"
     listed = ", ".join(_ident(c) for c in columns)
     return f"""
-WITH model AS ({model.sql}),
+WITH model AS ({source}),
 valid AS (
     SELECT *, count(*) OVER (PARTITION BY {keys}) AS _occurrences FROM model WHERE {REASON} IS NULL
 ),
