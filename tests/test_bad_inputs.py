@@ -157,6 +157,10 @@ CASES: dict[str, Case] = {
         _customers([[CUSTOMERS[0][0], '=HYPERLINK("http://x","y")', *CUSTOMERS[0][2:]], *CUSTOMERS[1:]]),
         check=_sql_value("SELECT _repairs FROM curated.customer_dim WHERE customer_id = 1", "formula_escaped"),
     ),
+    "a record with an extra field": Case(
+        _orders_text(lambda t: t + "\r\n1,12,1360,1,0,0,0.1,CASH,CLOSED,10,EXTRA"),
+        quarantined=(("curated.order_dim", 8, "malformed_record"),),
+    ),
     "exact duplicate rows": Case(
         _orders_text(lambda t: t + "\r\n" + t.splitlines()[1]), quarantined=(("curated.order_dim", 8, "duplicate_row"),),
     ),

@@ -1,5 +1,6 @@
 """Ingest: land files and append them, typed, to the raw Iceberg tables."""
 
-from insightflow.ingest.loader import IngestResult, LoadResult, ingest, land
+from insightflow.ingest.landing import Landed, land
+from insightflow.ingest.loader import IngestResult, LoadResult, ingest
 
-__all__ = ["IngestResult", "LoadResult", "ingest", "land"]
+__all__ = ["IngestResult", "Landed", "LoadResult", "ingest", "land"]

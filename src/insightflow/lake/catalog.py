@@ -9,48 +9,43 @@ that no snapshot references, which readers never see; ``remove_orphans`` deletes
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
-from pyiceberg.io.pyarrow import parquet_file_to_data_file
-from pyiceberg.table import Table, TableProperties
-from pyiceberg.types import (
-    BooleanType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    FloatType,
-    IcebergType,
-    IntegerType,
-    LongType,
-    StringType,
-    TimestampType,
-    TimestamptzType,
-)
-
 from insightflow.errors import LakeError, TableNotFound
 from insightflow.lake.layout import LakeLayout
 
-# Iceberg type -> DuckDB type, to give an empty table (no data file yet) its typed columns.
-_DUCKDB_TYPES: dict[type[IcebergType], str] = {
-    BooleanType: "BOOLEAN",
-    IntegerType: "INTEGER",
-    LongType: "BIGINT",
-    FloatType: "FLOAT",
-    DoubleType: "DOUBLE",
-    DateType: "DATE",
-    TimestampType: "TIMESTAMP",
-    TimestamptzType: "TIMESTAMPTZ",
-    StringType: "VARCHAR",
-}
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+    from pyiceberg.types import IcebergType
 
+# PyIceberg (with SQLAlchemy and pydantic) takes seconds to import: it is imported on first use,
+# and ``warm_up`` lets a run import it in the background while DuckDB parses the exports.
+_IMPORTS = (
+    "pyiceberg.catalog.sql",
+    "pyiceberg.exceptions",
+    "pyiceberg.io.pyarrow",
+    "pyiceberg.table",
+    "pyiceberg.types",
+)
+
+
+def warm_up() -> threading.Thread:
+    """Import PyIceberg in a background thread (the GIL is free while DuckDB and Arrow work)."""
+    import importlib
+
+    thread = threading.Thread(
+        target=lambda: [importlib.import_module(m) for m in _IMPORTS], name="import-pyiceberg", daemon=True
+    )
+    thread.start()
+    return thread
 
 @dataclass(frozen=True)
 class TableFiles:
@@ -74,9 +69,23 @@ class SnapshotInfo:
 
 
 def _duckdb_type(iceberg_type: IcebergType) -> str:
-    if isinstance(iceberg_type, DecimalType):
+    """The DuckDB type of an Iceberg column (to give an empty table its typed columns)."""
+    from pyiceberg import types
+
+    if isinstance(iceberg_type, types.DecimalType):
         return f"DECIMAL({iceberg_type.precision},{iceberg_type.scale})"
-    return _DUCKDB_TYPES.get(type(iceberg_type), "VARCHAR")
+    simple = {
+        types.BooleanType: "BOOLEAN",
+        types.IntegerType: "INTEGER",
+        types.LongType: "BIGINT",
+        types.FloatType: "FLOAT",
+        types.DoubleType: "DOUBLE",
+        types.DateType: "DATE",
+        types.TimestampType: "TIMESTAMP",
+        types.TimestamptzType: "TIMESTAMPTZ",
+        types.StringType: "VARCHAR",
+    }
+    return simple.get(type(iceberg_type), "VARCHAR")
 
 
 def _local_path(uri: str) -> str:
@@ -89,11 +98,22 @@ class LakeCatalog:
     def __init__(self, layout: LakeLayout) -> None:
         self.layout = layout
         layout.create()
-        self._catalog = SqlCatalog(
-            "insightflow",
-            uri=f"sqlite:///{layout.catalog_db}",
-            warehouse=layout.warehouse.as_uri(),
-        )
+        self._iceberg = None
+        self._opening = threading.Lock()
+
+    @property
+    def _catalog(self):  # noqa: ANN202 - a pyiceberg SqlCatalog, imported on first use
+        """The PyIceberg catalog, opened on first use (so that a run can parse before it is needed)."""
+        with self._opening:
+            if self._iceberg is None:
+                from pyiceberg.catalog.sql import SqlCatalog
+
+                self._iceberg = SqlCatalog(
+                    "insightflow",
+                    uri=f"sqlite:///{self.layout.catalog_db}",
+                    warehouse=self.layout.warehouse.as_uri(),
+                )
+            return self._iceberg
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -108,6 +128,8 @@ class LakeCatalog:
         return self._catalog.table_exists(name)
 
     def load(self, name: str) -> Table:
+        from pyiceberg.exceptions import NoSuchTableError
+
         try:
             return self._catalog.load_table(name)
         except NoSuchTableError:
@@ -156,6 +178,9 @@ class LakeCatalog:
         Creates the table (from the files' schema) on first use and adds new columns on drift.
         With ``overwrite`` the snapshot replaces every current file, else it appends.
         """
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+        from pyiceberg.table import TableProperties
+
         if not staged_files:
             raise LakeError(f"nothing staged for {name}")
         schema = pq.read_schema(staged_files[0])
@@ -194,6 +219,8 @@ class LakeCatalog:
 
     def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
         """Make an older snapshot's files current again, as a new overwrite snapshot."""
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
         files = self.resolve(name, snapshot_id).files
         table = self.load(name)
         with table.transaction() as tx:
@@ -228,6 +255,8 @@ class LakeCatalog:
         return removed
 
     def _load_or_create(self, name: str, schema: pa.Schema) -> Table:
+        from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
         if self._catalog.table_exists(name):
             return self._catalog.load_table(name)
         namespace = name.split(".")[0]

@@ -1,0 +1,69 @@
+"""The landing zone: an immutable copy of every ingested file, named by its content hash."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from insightflow.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A file copied into the landing zone."""
+
+    path: Path
+    sha256: str
+    quoted: bool  # whether it holds the quote character at all
+    new: bool  # no earlier file with this content was ever landed (so none was ingested)
+
+
+def land(landing: Path, path: Path, quote: str = '"') -> Landed:
+    """Copy ``path`` into ``landing`` under its content hash, checking on the way that it is UTF-8.
+
+    One read of the file does it all: the hash, the copy, the UTF-8 check (so that a bad byte is
+    reported with its line, before anything is parsed) and whether the quote character occurs.
+    """
+    temporary = landing / f".{uuid.uuid4().hex}.part"
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    quote_byte, quoted, lines = quote.encode("utf-8"), False, 0
+    try:
+        with path.open("rb") as source, temporary.open("wb") as target:
+            while chunk := source.read(1 << 22):
+                digest.update(chunk)
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as error:
+                    line = lines + chunk.count(b"\n", 0, error.start) + 1
+                    raise SourceError(
+                        path,
+                        f"contains bytes that are not UTF-8 (byte 0x{chunk[error.start]:02x} on line {line}); "
+                        "export it as UTF-8",
+                    ) from None
+                lines += chunk.count(b"\n")
+                quoted = quoted or quote_byte in chunk
+                target.write(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise SourceError(path, "ends in the middle of a UTF-8 character (a truncated file?)") from None
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise SourceError(path, f"cannot be copied to the landing zone ({error.strerror})") from None
+    except SourceError:
+        temporary.unlink(missing_ok=True)
+        raise
+    sha256 = digest.hexdigest()
+    landed = landing / f"{sha256}.csv"
+    new = not landed.exists()
+    if new:
+        os.replace(temporary, landed)
+        landed.chmod(0o444)
+    else:
+        temporary.unlink()
+    return Landed(landed, sha256, quoted, new)

@@ -1,0 +1,253 @@
+"""Parse a landed CSV into typed raw rows: DuckDB's CSV reader types what it can, nothing is lost.
+
+The reader types each column by its contract in one parallel pass and numbers the records. What it
+refuses — a value that does not parse, a record with the wrong number of fields — it lists in a
+rejects table with the record's line and text. Those records are parsed again here: a value the
+strict reader refused but a lenient cast accepts is kept, a value that does not parse stays as its
+original text in ``_invalid``, and a record with the wrong number of fields is kept whole in
+``_invalid`` too, so that the models quarantine it with its line and a reason.
+
+``_source_line`` is the record's line in the file, the header being line 1 (for a file whose values
+hold line breaks it counts records, not physical lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from insightflow.contracts import ColumnContract, SourceContract
+from insightflow.crawl import SniffedFile
+from insightflow.errors import SourceError
+from insightflow.ingest.landing import Landed
+from insightflow.quoting import ident, literal
+
+PARQUET = "(FORMAT parquet, COMPRESSION zstd)"
+#: Longest record the fast reader takes (a longer one is re-parsed as a refused record).
+MAX_LINE_BYTES = 1 << 25
+_STRUCTURAL = {"MISSING COLUMNS", "TOO MANY COLUMNS", "UNQUOTED VALUE", "LINE SIZE OVER MAXIMUM"}
+
+
+@dataclass
+class TypedFile:
+    """A file parsed into staged Parquet."""
+
+    files: list[Path]
+    rows: int
+    invalid_rows: int
+
+
+def write_typed(
+    landed: Landed, sniffed: SniffedFile, contract: SourceContract, lineage: dict, staging: Path
+) -> TypedFile:
+    """Type every record of ``landed`` by ``contract`` into Parquet files in ``staging``.
+
+    ``sniffed.path`` (the user's file) is the one named in errors, not its landing copy.
+    """
+    columns = [f"c{i}" for i in range(len(sniffed.header))]
+    matched = _match(sniffed.header, columns, contract)
+    valid_file = staging / "part-00000.parquet"
+    with duckdb.connect() as con:
+        con.execute("SET preserve_insertion_order = true")  # record numbers follow the file
+        projections = _projections(sniffed.header, columns, matched, contract, typed=True)
+        source = landed.path
+        for attempt in ("as landed", "with its line ends made uniform"):
+            reader = _reader_sql(source, sniffed, columns, matched, contract)
+            try:
+                con.execute(
+                    f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, _record + 1 AS _source_line, "
+                    f"CAST(NULL AS VARCHAR) AS _invalid "
+                    f"FROM (SELECT row_number() OVER () AS _record, * FROM {reader})) "
+                    f"TO {literal(str(valid_file))} {PARQUET}"
+                )
+                break
+            except duckdb.Error as error:
+                # DuckDB's strict reader (which refuses a record with extra fields rather than
+                # dropping them) cannot read a file mixing LF, CRLF and CR line ends.
+                if attempt != "as landed":
+                    raise SourceError(sniffed.path, f"cannot be parsed as CSV ({_one_line(error)})") from None
+                source = _uniform_line_ends(landed.path, staging / "uniform.csv")
+        refused = con.execute(
+            "SELECT line, list(DISTINCT CAST(error_type AS VARCHAR)), any_value(csv_line) "
+            "FROM rejected GROUP BY line ORDER BY line"
+        ).fetchall()
+        valid = con.execute("SELECT count(*) FROM read_parquet(?)", [str(valid_file)]).fetchall()[0][0]
+        if not refused:
+            return TypedFile([valid_file], valid, 0)
+        files = [_renumber(con, valid_file, [line for line, _, _ in refused])]
+        files.append(staging / "part-00001.parquet")
+        invalid = _write_refused(con, refused, sniffed, columns, contract, lineage, files[1])
+        return TypedFile(files, valid + len(refused), invalid)
+
+
+def _uniform_line_ends(path: Path, target: Path) -> Path:
+    """A copy of ``path`` whose CRLF and lone CR line ends are LF (line numbers unchanged)."""
+    with path.open("rb") as source, target.open("wb") as out:
+        pending = b""
+        while chunk := source.read(1 << 22):
+            chunk = pending + chunk
+            pending = b"\r" if chunk.endswith(b"\r") else b""
+            chunk = chunk[:-1] if pending else chunk
+            out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        out.write(pending.replace(b"\r", b"\n"))
+    return target
+
+
+def _match(header: list[str], columns: list[str], contract: SourceContract) -> dict[str, ColumnContract]:
+    """Positional column -> its contract column (columns without one are extra, kept as text)."""
+    matched = {}
+    for name, column in zip(header, columns, strict=True):
+        spec = contract.column(name)
+        if spec is not None:
+            matched[column] = spec
+    return matched
+
+
+def _reader_sql(
+    path: Path, sniffed: SniffedFile, columns: list[str], matched: dict[str, ColumnContract],
+    contract: SourceContract,
+) -> str:
+    date_formats = [c.format for c in contract.columns if c.type == "DATE" and c.format]
+    date_format = date_formats[0] if date_formats else "%Y-%m-%d"
+    types = ", ".join(
+        f"{literal(c)}: {literal(_reader_type(matched.get(c), date_format))}" for c in columns
+    )
+    return (
+        f"read_csv({literal(str(path))}, header = true, auto_detect = false, columns = {{{types}}}, "
+        f"delim = {literal(sniffed.delimiter)}, quote = {literal(sniffed.quote)}, "
+        f"escape = {literal(sniffed.quote)}, dateformat = {literal(date_format)}, "
+        f"store_rejects = true, rejects_table = 'rejected', rejects_scan = 'rejected_scans', "
+        f"max_line_size = {MAX_LINE_BYTES})"
+    )
+
+
+def _reader_type(spec: ColumnContract | None, date_format: str) -> str:
+    if spec is None:
+        return "VARCHAR"
+    if spec.type == "DATE" and spec.format not in (None, date_format):
+        raise ValueError("sources.yaml: one date format per source file")
+    return spec.type
+
+
+def _projections(
+    header: list[str], columns: list[str], matched: dict[str, ColumnContract], contract: SourceContract,
+    *, typed: bool,
+) -> list[str]:
+    """Contract columns under their raw names (NULL when absent), then extra columns as text."""
+    by_spec = {spec.name: column for column, spec in matched.items()}
+    projections = []
+    for spec in contract.columns:
+        column = by_spec.get(spec.name)
+        if column is None:
+            projections.append(f"CAST(NULL AS {spec.type}) AS {ident(spec.name)}")
+        elif typed:  # typed by the reader already
+            projections.append(f"{ident(column)} AS {ident(spec.name)}")
+        else:
+            projections.append(f"{lenient_cast(ident(column), spec)} AS {ident(spec.name)}")
+    for name, column in zip(header, columns, strict=True):
+        if column not in matched:
+            projections.append(f"{ident(column)} AS {ident(snake(name))}")
+    return projections
+
+
+def lenient_cast(raw: str, spec: ColumnContract) -> str:
+    """Text -> contract type; NULL when blank or unparseable (DuckDB's casts ignore padding)."""
+    if spec.type == "VARCHAR":
+        return f"NULLIF({raw}, '')"
+    if spec.type == "DATE":
+        return f"CAST(try_strptime(TRIM({raw}), {literal(spec.format or '%Y-%m-%d')}) AS DATE)"
+    return f"TRY_CAST({raw} AS {spec.type})"
+
+
+def _renumber(con: duckdb.DuckDBPyConnection, valid_file: Path, refused_lines: list[int]) -> Path:
+    """Give the valid records their true lines, now that the refused lines between them are known.
+
+    The j-th valid record (0-based) sits after every refused line L_i with L_i - 2 - i <= j.
+    """
+    skipped_by_threshold: dict[int, int] = {}
+    for i, line in enumerate(refused_lines):  # equal thresholds: the last counts them all
+        skipped_by_threshold[line - 2 - i] = i + 1
+    thresholds = pa.table({
+        "threshold": list(skipped_by_threshold), "skipped": list(skipped_by_threshold.values()),
+    })
+    con.register("refused_thresholds", thresholds)
+    target = valid_file.with_name("part-00000-lines.parquet")
+    con.execute(
+        f"COPY (SELECT v.* REPLACE (v._source_line + coalesce(t.skipped, 0) AS _source_line) "
+        f"FROM read_parquet({literal(str(valid_file))}) AS v "
+        f"ASOF LEFT JOIN refused_thresholds AS t ON v._source_line - 2 >= t.threshold) "
+        f"TO {literal(str(target))} {PARQUET}"
+    )
+    valid_file.unlink()
+    return target
+
+
+def _write_refused(
+    con: duckdb.DuckDBPyConnection, refused: list[tuple], sniffed: SniffedFile, columns: list[str],
+    contract: SourceContract, lineage: dict, target: Path,
+) -> int:
+    """Parse the refused records again, leniently; returns how many stay invalid."""
+    matched = _match(sniffed.header, columns, contract)
+    rows: dict[str, list] = {c: [] for c in columns} | {"_source_line": [], "_malformed": []}
+    for line, error_types, text in refused:
+        text = (text or "").strip("\r\n")
+        records = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed.delimiter, quotechar=sniffed.quote)
+        try:
+            fields = next(records, [])
+        except csv.Error:
+            fields = []
+        structural = bool(_STRUCTURAL & set(error_types)) or len(fields) != len(columns)
+        for i, column in enumerate(columns):
+            rows[column].append(None if structural else fields[i])
+        rows["_source_line"].append(line)
+        rows["_malformed"].append(
+            json.dumps({"_record": text, "_problem": f"{len(fields)} fields, expected {len(columns)}"})
+            if structural else None
+        )
+    con.register("refused_records", pa.table(rows, schema=pa.schema(
+        [(c, pa.string()) for c in columns] + [("_source_line", pa.int64()), ("_malformed", pa.string())]
+    )))
+    projections = _projections(sniffed.header, columns, matched, contract, typed=False)
+    failed = []
+    for column, spec in matched.items():
+        if spec.type != "VARCHAR":
+            condition = f"({lenient_cast(ident(column), spec)} IS NULL AND TRIM({ident(column)}) <> '')"
+            member = f"{literal(json.dumps(spec.name) + ':')} || to_json({ident(column)})"
+            failed.append((condition, member))
+    invalid = "CAST(NULL AS VARCHAR)"
+    if failed:
+        members = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in failed)
+        invalid = f"CASE WHEN {' OR '.join(c for c, _ in failed)} THEN '{{' || concat_ws(',', {members}) || '}}' END"
+    con.execute(
+        f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, _source_line, "
+        f"coalesce(_malformed, {invalid}) AS _invalid FROM refused_records) TO {literal(str(target))} {PARQUET}"
+    )
+    return con.execute("SELECT count(*) FROM read_parquet(?) WHERE _invalid IS NOT NULL",
+                       [str(target)]).fetchall()[0][0]
+
+
+def _lineage(lineage: dict) -> list[str]:
+    projections = []
+    for name, value in lineage.items():
+        if isinstance(value, datetime):
+            projections.append(f"CAST({literal(value.isoformat(sep=' '))} AS TIMESTAMP) AS {ident(name)}")
+        else:
+            projections.append(f"{literal(str(value))} AS {ident(name)}")
+    return projections
+
+
+def snake(header: str) -> str:
+    """A header as a column name: ``Loyalty Tier`` -> ``loyalty_tier``."""
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in header.strip().lower()).strip("_")
+    return cleaned or "unnamed"
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]
