@@ -41,9 +41,13 @@ class ModelError(InsightFlowError):
 
 
 class QualityGateError(InsightFlowError):
-    """An ``error``-severity check failed; the previous snapshots stay published."""
+    """An ``error``-severity check failed; the previous snapshots stay published.
+
+    ``checks`` holds every check result of the run (passed, warned and failed).
+    """
 
     exit_code = 5
+    checks: list = []
 
 
 class LakeBusyError(InsightFlowError):

@@ -7,6 +7,9 @@ They are declared in each model's header (``checks:``), in the spirit of dbt tes
     - {check: accepted_values, column: customer_category, values: [High Value, Low Value]}
     - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
     - {check: range, column: shipping_days, min: 0, max: 30}
+    - {check: reconcile, expression: sum(gross_sales), against: "SELECT sum(...) AS total FROM ..."}
+    - {check: freshness, column: shipping_date, max_age_days: 2, severity: warn}
+    - {check: volume, max_change: 0.5, severity: warn}   # row count against the last good run
 
 Each may carry ``severity: warn``; the default, ``error``, blocks publishing.
 """
@@ -50,6 +53,18 @@ class CheckResult:
         return f"{self.table}: {self.name} failed on {self.failing_rows} rows (e.g. {shown})"
 
 
+def check_record(result: CheckResult) -> dict:
+    """A check result as stored with its run in ``ops.runs`` (JSON-safe)."""
+    return {
+        "table": result.table,
+        "check": result.name,
+        "severity": result.severity,
+        "status": "pass" if result.passed else ("fail" if result.blocking else "warn"),
+        "failing_rows": result.failing_rows,
+        "examples": [{k: str(v) for k, v in e.items()} for e in result.examples],
+    }
+
+
 def _columns(spec: dict) -> list[str]:
     columns = spec.get("columns", spec.get("column"))
     return [columns] if isinstance(columns, str) else list(columns)
@@ -90,7 +105,36 @@ def _range(table: str, spec: dict) -> str:
         bounds.append(f"{column} < {float(spec['min'])}")
     if "max" in spec:
         bounds.append(f"{column} > {float(spec['max'])}")
+    if "above" in spec:
+        bounds.append(f"{column} <= {float(spec['above'])}")
     return f"SELECT * FROM {table} WHERE {' OR '.join(bounds)}"
+
+
+def _reconcile(table: str, spec: dict) -> str:
+    # Totals of the table against the same totals computed from its source: a fan-out in a join
+    # or a corrupted measure shows here even when every row looks valid.
+    tolerance = float(spec.get("tolerance", 0.01))
+    return (
+        f"SELECT mine.total AS table_total, theirs.total AS source_total "
+        f"FROM (SELECT {spec['expression']} AS total FROM {table}) AS mine, ({spec['against']}) AS theirs "
+        f"WHERE abs(coalesce(mine.total, 0) - coalesce(theirs.total, 0)) > {tolerance}"
+    )
+
+
+def _freshness(table: str, spec: dict) -> str:
+    column, days = ident(spec["column"]), int(spec["max_age_days"])
+    return (
+        f"SELECT max({column}) AS newest, CURRENT_DATE AS run_date FROM {table} "
+        f"HAVING max({column}) < CURRENT_DATE - INTERVAL {days} DAY"
+    )
+
+
+def _volume(table: str, spec: dict) -> str:
+    previous, share = int(spec["previous_rows"]), float(spec.get("max_change", 0.5))
+    return (
+        f"SELECT count(*) AS current_rows, {previous} AS previous_rows FROM {table} "
+        f"HAVING abs(count(*) - {previous}) > {share} * {previous}"
+    )
 
 
 _CHECKS: dict[str, Callable[[str, dict], str]] = {
@@ -99,10 +143,17 @@ _CHECKS: dict[str, Callable[[str, dict], str]] = {
     "accepted_values": _accepted_values,
     "relationships": _relationships,
     "range": _range,
+    "reconcile": _reconcile,
+    "freshness": _freshness,
+    "volume": _volume,
 }
 
 
 def check_name(spec: dict) -> str:
+    if spec["check"] == "reconcile":
+        return f"reconcile({spec['expression']})"
+    if spec["check"] == "volume":
+        return f"volume(max_change={spec.get('max_change', 0.5)})"
     target = ",".join(_columns(spec)) if ("columns" in spec or "column" in spec) else ""
     suffix = f"->{spec['to']}" if spec["check"] == "relationships" else ""
     return f"{spec['check']}({target}){suffix}"
@@ -118,11 +169,22 @@ def check_sql(table: str, spec: dict) -> str:
 
 
 def run_checks(
-    table: str, specs: tuple[dict, ...], query: Callable[[str], tuple[list[str], list[tuple]]]
+    table: str,
+    specs: tuple[dict, ...],
+    query: Callable[[str], tuple[list[str], list[tuple]]],
+    previous_rows: int | None = None,
 ) -> list[CheckResult]:
-    """Run every check of a table; ``query`` returns (column names, rows) for a SELECT."""
+    """Run every check of a table; ``query`` returns (column names, rows) for a SELECT.
+
+    ``previous_rows`` is the table's row count in the last successful run; without one, a
+    ``volume`` check has nothing to compare with and is not run.
+    """
     results = []
     for spec in specs:
+        if spec["check"] == "volume":
+            if previous_rows is None:
+                continue
+            spec = {**spec, "previous_rows": previous_rows}
         sql = check_sql(table, spec)
         count = query(f"SELECT count(*) FROM ({sql}) AS offending")[1][0][0]
         examples: list[dict] = []

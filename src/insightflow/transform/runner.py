@@ -41,8 +41,12 @@ def build_all(
     *,
     models: tuple[Model, ...] | None = None,
     on_step: StepCallback | None = None,
+    previous_rows: dict[str, int] | None = None,
 ) -> TransformResult:
-    """Build every model into ``staging`` and run its checks; raise if a blocking check fails."""
+    """Build every model into ``staging`` and run its checks; raise if a blocking check fails.
+
+    ``previous_rows`` holds each table's rows in the last successful run (for ``volume`` checks).
+    """
     models = models or load_models()
     for name in source_tables(models):
         if not catalog.exists(name):
@@ -56,14 +60,18 @@ def build_all(
         started = time.perf_counter()
         if model.conserves:
             result.checks.append(_conservation(model, build))
-        result.checks += run_checks(model.table, model.checks, engine.query)
+        result.checks += run_checks(
+            model.table, model.checks, engine.query, (previous_rows or {}).get(model.table)
+        )
         build.seconds += time.perf_counter() - started
         if on_step:
             on_step(model.table, build.seconds, build.rows)
     blocking = [c for c in result.checks if c.blocking]
     if blocking:
         summary = " | ".join(c.describe() for c in blocking)
-        raise QualityGateError(f"{len(blocking)} blocking checks failed, nothing published: {summary}")
+        error = QualityGateError(f"{len(blocking)} blocking checks failed, nothing published: {summary}")
+        error.checks = result.checks
+        raise error
     return result
 
 

@@ -8,6 +8,7 @@ checks:
   - {check: unique, columns: [customer_id]}
   - {check: not_null, columns: [customer_id, customer_segment, customer_category]}
   - {check: accepted_values, column: customer_category, values: [High Value, Regular Value, Low Value]}
+  - {check: volume, max_change: 0.5, severity: warn}
 --- */
 -- Repairs (each flagged in _repairs): 3 rows of the export are shifted one column left from the
 -- city on (city holds the state, state holds the zip, zip is empty); 8 rows hold the last name in

@@ -10,6 +10,7 @@ checks:
   - {check: accepted_values, column: delivery_category, values: [Fast, Standard, Slow]}
   - {check: range, column: shipping_days, min: 0, max: 30}
   - {check: relationships, column: order_id, to: curated.order_dim, field: order_id}
+  - {check: volume, max_change: 0.5, severity: warn}
 --- */
 -- The original filtered `WHERE shipping_date IS NOT NULL` and lost those orders silently; here a
 -- delivery without a usable date, mode or day count is quarantined with its reason.

@@ -9,6 +9,10 @@ checks:
   - {check: not_null, columns: [order_line_key, order_id, customer_id, product_id, order_quantity, product_price]}
   - {check: relationships, column: customer_id, to: curated.customer_dim, field: customer_id}
   - {check: relationships, column: product_id, to: curated.product_dim, field: product_id}
+  - {check: range, column: order_quantity, min: 1}
+  - {check: range, column: discount_rate, min: 0, max: 1}
+  - {check: range, column: product_price, above: 0}
+  - {check: volume, max_change: 0.5, severity: warn}
 --- */
 -- order_line_key is the natural key spelled out ("0000000002-1073"): deterministic on every run
 -- and engine, unlike the original's ROW_NUMBER() OVER (ORDER BY ORDER_ID), which orders ties

@@ -8,6 +8,7 @@ checks:
   - {check: unique, columns: [product_id]}
   - {check: not_null, columns: [product_id, product_name, product_priority]}
   - {check: accepted_values, column: product_priority, values: [High Priority, Regular Priority]}
+  - {check: volume, max_change: 0.5, severity: warn}
 --- */
 -- Names carry trailing and doubled spaces ("Smart watch ", "As Seen on  TV!"): trim and collapse
 -- them, but keep their casing, which is meaningful (brands). The original re-cased them.

@@ -10,6 +10,16 @@ checks:
   - {check: relationships, column: product_id, to: curated.product_dim, field: product_id}
   - {check: relationships, column: order_id, to: curated.delivery_dim, field: order_id}
   - {check: accepted_values, column: order_size_category, values: [Large, Medium, Small]}
+  # totals against the order lines they come from (those with a delivery): a fan-out shows here
+  - check: reconcile
+    expression: sum(order_quantity)
+    against: SELECT sum(o.order_quantity) AS total FROM curated.order_dim AS o JOIN curated.delivery_dim AS d ON d.order_id = o.order_id
+  - check: reconcile
+    expression: sum(gross_sales)
+    against: SELECT sum(o.product_price * o.order_quantity) AS total FROM curated.order_dim AS o JOIN curated.delivery_dim AS d ON d.order_id = o.order_id
+    tolerance: 0.01
+  - {check: freshness, column: shipping_date, max_age_days: 30, severity: warn}
+  - {check: volume, max_change: 0.5, severity: warn}
 --- */
 -- sales_key is the order line's key (curated.order_dim.order_line_key), the same on every run and
 -- engine (the original's ROW_NUMBER() OVER (ORDER BY ORDER_ID) ordered ties arbitrarily).
