@@ -64,3 +64,68 @@ def test_sigkill_between_commits_keeps_the_last_good_snapshot(
     assert recovered.run(changed).status == "success"
     assert recovered.kpis() == after_clean_run
     assert not list(recovered.layout.staging.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("disk-full:publish:curated.order_dim", "No space left on device"),
+        ("corrupt:publish:marts.fact_sales", "not valid Parquet"),
+    ],
+)
+def test_disk_full_or_a_corrupt_staged_file_fails_cleanly(
+    fault: str, message: str, tmp_path: Path, exports: tuple[Path, Path, Path, dict]
+) -> None:
+    template, _, changed, after_clean_run = exports
+    shutil.copytree(template, tmp_path / "lake")
+    lake = tmp_path / "lake"
+    published = Lakehouse(lake).kpis()
+
+    failed = subprocess.run(
+        [sys.executable, "-m", "insightflow.cli", "run", "--source", str(changed), "--lake", str(lake)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "INSIGHTFLOW_FAULT": fault},
+    )
+    assert failed.returncode != 0
+    assert "Traceback" not in failed.stderr
+    last = failed.stderr.strip().splitlines()[-1]  # the lines before it are the live step timings
+    assert last.startswith("insightflow: error: ") and message in last, failed.stderr
+    assert Lakehouse(lake).kpis() == published
+
+    recovered = Lakehouse(lake)
+    assert recovered.run(changed).status == "success"
+    assert recovered.kpis() == after_clean_run
+
+
+def test_transient_catalog_errors_are_retried_and_permanent_ones_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from insightflow.errors import LakeError
+    from insightflow.lake import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "BACKOFF_SECONDS", 0.001)
+    lake = Lakehouse(tmp_path / "lake")
+    original = catalog_module.LakeCatalog._commit_files
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(catalog_module.LakeCatalog, "_commit_files", flaky)
+    assert lake.run(write_export(tmp_path / "export")).status == "success"
+    assert len(calls) > 2  # the first commit failed twice, then went through
+
+    def full(self, name, *args, **kwargs):
+        calls.append(name)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    calls.clear()
+    monkeypatch.setattr(catalog_module.LakeCatalog, "_commit_files", full)
+    with pytest.raises(LakeError, match="No space left on device"):
+        lake.run(write_export(tmp_path / "export2", {"orders": ORDERS[:3]}))
+    # a permanent error is not retried: one attempt at raw.orders (and one at recording the failure)
+    assert calls == ["raw.orders", "ops.runs"]

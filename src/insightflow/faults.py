@@ -1,18 +1,30 @@
-"""Fault injection for the crash tests: die at a named point of a run.
+"""Fault injection for the crash tests: die, fill the disk or corrupt a file at a named point.
 
-``INSIGHTFLOW_KILL_AT=publish:marts.fact_sales`` makes the process SIGKILL itself when the run
-reaches that checkpoint, exactly as a power cut or the OOM killer would. Unset, it costs nothing.
+``INSIGHTFLOW_KILL_AT=publish:marts.fact_sales`` makes the process SIGKILL itself when a run
+reaches that checkpoint, as a power cut or the OOM killer would; ``INSIGHTFLOW_FAULT=disk-full:X``
+raises "No space left on device" there instead, and ``INSIGHTFLOW_FAULT=corrupt:X`` truncates the
+file about to be committed. Unset (always, outside the tests), they cost one dictionary lookup.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+from pathlib import Path
 
-_ENV = "INSIGHTFLOW_KILL_AT"
+_KILL = "INSIGHTFLOW_KILL_AT"
+_FAULT = "INSIGHTFLOW_FAULT"
 
 
-def checkpoint(name: str) -> None:
-    """Mark a point between two commits; die here if the crash tests asked for it."""
-    if os.environ.get(_ENV) == name:
+def checkpoint(name: str, staged: Path | None = None) -> None:
+    """Mark a point between two commits (``staged``: the file about to be committed, if any)."""
+    if os.environ.get(_KILL) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    fault = os.environ.get(_FAULT)
+    if fault == f"disk-full:{name}":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staged or name))
+    if fault == f"corrupt:{name}" and staged is not None:
+        size = staged.stat().st_size
+        with staged.open("r+b") as handle:
+            handle.truncate(size // 2)

@@ -8,19 +8,23 @@ that no snapshot references, which readers never see; ``remove_orphans`` deletes
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from insightflow.errors import LakeError, TableNotFound
 from insightflow.lake.layout import LakeLayout
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -178,13 +182,17 @@ class LakeCatalog:
         Creates the table (from the files' schema) on first use and adds new columns on drift.
         With ``overwrite`` the snapshot replaces every current file, else it appends.
         """
-        from pyiceberg.io.pyarrow import parquet_file_to_data_file
-        from pyiceberg.table import TableProperties
-
         if not staged_files:
             raise LakeError(f"nothing staged for {name}")
-        schema = pq.read_schema(staged_files[0])
-        table = self._load_or_create(name, schema)
+        schemas = []
+        for staged in staged_files:
+            try:
+                schemas.append(pq.read_schema(staged))
+            except (pa.ArrowInvalid, OSError) as error:
+                raise LakeError(f"{name}: the staged file {staged} is not valid Parquet ({error}); "
+                                "nothing more of this run is published") from None
+        schema = schemas[0]
+        table = _retrying(name, lambda: self._load_or_create(name, schema))
         data_dir = Path(_local_path(table.location())) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         prefix = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -193,7 +201,16 @@ class LakeCatalog:
             target = data_dir / f"{prefix}-{index:05d}.parquet"
             shutil.move(staged, target)
             final_paths.append(str(target))
+        return _retrying(name, lambda: self._commit_files(name, schema, final_paths, overwrite, properties))
 
+    def _commit_files(
+        self, name: str, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None
+    ) -> int:
+        """One Iceberg transaction: evolve the schema if needed, then append or replace the files."""
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+        from pyiceberg.table import TableProperties
+
+        table = self.load(name)
         with table.transaction() as tx:
             new_columns = [f for f in schema if f.name not in {c.name for c in tx.table_metadata.schema().fields}]
             if new_columns:
@@ -208,10 +225,8 @@ class LakeCatalog:
                 if overwrite:
                     for task in table.scan().plan_files():
                         snapshot.delete_data_file(task.file)
-                for path in final_paths:
-                    snapshot.append_data_file(
-                        parquet_file_to_data_file(table.io, tx.table_metadata, path)
-                    )
+                for path in paths:
+                    snapshot.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
         table.refresh()
         current = table.current_snapshot()
         assert current is not None
@@ -268,6 +283,39 @@ class LakeCatalog:
         # hold no NULL, and a table created from such a file would refuse the next file that has one.
         nullable = pa.schema([field.with_nullable(True) for field in schema])
         return self._catalog.create_table(name, schema=nullable)
+
+
+#: Attempts of a catalog operation that failed for a transient reason, and the first pause.
+RETRIES, BACKOFF_SECONDS = 4, 0.1
+_TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT}
+
+
+def _transient(error: BaseException) -> bool:
+    """Worth retrying: a busy file or database, an interrupted call, a concurrent commit."""
+    if isinstance(error, OSError):
+        return error.errno in _TRANSIENT_ERRNOS
+    text = f"{type(error).__name__}: {error}".lower()
+    return "database is locked" in text or "commitfailed" in text or "busy" in text
+
+
+def _retrying(name: str, operation: Callable[[], T]) -> T:
+    """Run a catalog operation, retrying transient failures with exponential backoff.
+
+    Permanent failures (disk full, permission denied, a corrupt file) fail at once, as a
+    ``LakeError`` naming the table and the cause.
+    """
+    for attempt in range(RETRIES):
+        try:
+            return operation()
+        except LakeError:
+            raise
+        except Exception as error:
+            if _transient(error) and attempt < RETRIES - 1:
+                time.sleep(BACKOFF_SECONDS * 4**attempt)
+                continue
+            cause = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise LakeError(f"committing {name} failed: {' '.join(cause.split())[:300]}") from error
+    raise AssertionError("unreachable")
 
 
 def row_count(table: TableFiles) -> int:

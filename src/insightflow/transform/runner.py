@@ -80,7 +80,7 @@ def publish(catalog: LakeCatalog, result: TransformResult, run_id: str) -> dict[
     snapshots = {}
     properties = {"insightflow.run-id": run_id}
     for build in result.builds:
-        checkpoint(f"publish:{build.table}")
+        checkpoint(f"publish:{build.table}", build.published_files[0])
         snapshots[build.table] = catalog.commit(
             build.table, build.published_files, overwrite=True, properties=properties
         )
