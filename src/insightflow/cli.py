@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from insightflow.errors import InsightFlowError
+from insightflow.errors import InsightFlowError, UsageError
 from insightflow.pipeline import Lakehouse
 
 app = typer.Typer(
@@ -47,10 +47,18 @@ class SqlFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    parquet = "parquet"
+
+
+class Role(str, Enum):
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
 
 
 class EngineName(str, Enum):
     duckdb = "duckdb"
+    spark = "spark"
 
 
 def _lake(lake: Path | None) -> Lakehouse:
@@ -112,6 +120,20 @@ def run(
         Path | None, typer.Option("--source", help="Folder of CSV exports [default: the lake's inbox/].")
     ] = None,
     engine: Annotated[EngineName, typer.Option("--engine", help="Engine that runs the models.")] = EngineName.duckdb,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master", metavar="URL", show_default=False,
+            help="Spark master: local[N], spark://HOST:7077, yarn [default: local[2]].",
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf", metavar="KEY=VALUE", show_default=False,
+            help="A Spark setting, e.g. spark.executor.memory=8g; repeatable.",
+        ),
+    ] = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -122,7 +144,15 @@ def run(
     def show(step: str, seconds: float, rows: int) -> None:
         err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
 
-    record = lakehouse.run(source, engine=engine.value, on_step=show)
+    options: dict = {}
+    if spark_master:
+        options["master"] = spark_master
+    if spark_conf:
+        bad = [item for item in spark_conf if "=" not in item or not item.partition("=")[0].strip()]
+        if bad:
+            raise UsageError(f"--spark-conf takes KEY=VALUE, got {', '.join(map(repr, bad))}")
+        options["conf"] = {key.strip(): value for key, _, value in (i.partition("=") for i in spark_conf)}
+    record = lakehouse.run(source, engine=engine.value, engine_options=options, on_step=show)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
 
 
@@ -169,17 +199,39 @@ def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
 
 @app.command()
 def kpis(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="A KPI of the catalogue (default: the summary); `--list` names them.")] = None,
     format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Run id, snapshot id or ISO time.")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Only orders shipped in this year.")] = None,
+    quarter: Annotated[int | None, typer.Option("--quarter", help="Only orders shipped in this quarter (1-4).")] = None,
+    shipping_mode: Annotated[str | None, typer.Option("--shipping-mode", help='e.g. "Standard Class".')] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Only lines of this product category.")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only customers of this segment.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of top_products.")] = 10,
+    list_names: Annotated[bool, typer.Option("--list", help="List the KPIs of the catalogue.")] = False,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """The KPI summary of the published star schema."""
-    figures = _lake(lake).kpis(as_of)
+    """The KPI summary of the published star schema, or one KPI of the catalogue."""
+    from insightflow.query import CATALOGUE, KpiFilters
+
+    if list_names:
+        table = Table("KPI", "what it shows")
+        for entry in CATALOGUE.values():
+            table.add_row(entry.name, entry.description)
+        _OUT.print(table)
+        return
+    filters = KpiFilters(year, quarter, shipping_mode, category, segment)
+    lakehouse = _lake(lake)
+    if name is None or name == "summary":
+        figures = lakehouse.kpis(as_of, filters)
+        _json(figures) if format is TableFormat.json else _print_kpis(figures)
+        return
+    result = lakehouse.kpi(name, filters, as_of, top=top)
     if format is TableFormat.json:
-        _json(figures)
+        _json([dict(zip(result.columns, r, strict=True)) for r in result.rows])
     else:
-        _print_kpis(figures)
+        _print_rows(result.columns, result.rows)
 
 
 def _print_kpis(figures: dict) -> None:
@@ -200,26 +252,157 @@ def _print_kpis(figures: dict) -> None:
 @app.command()
 def sql(
     statement: Annotated[str, typer.Argument(help='One read-only statement, e.g. "SELECT * FROM marts.fact_sales LIMIT 5".')],
-    format: Annotated[SqlFormat, typer.Option("--format", help="Output format.")] = SqlFormat.table,
+    format: Annotated[SqlFormat, typer.Option("--format", help="Output format (parquet needs --out).")] = SqlFormat.table,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Run id, snapshot id or ISO time.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the result to this file instead of stdout.")] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Return at most N rows (the rest is cut, with a warning).")] = 10_000,
+    timeout: Annotated[float, typer.Option("--timeout", help="Stop the query after this many seconds.")] = 30.0,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Query the lake's tables with SQL (tables as schema.table, at the published run)."""
-    columns, rows = _lake(lake).sql(statement, as_of)
-    if format is SqlFormat.json:
-        _json([dict(zip(columns, r, strict=True)) for r in rows])
+    """Query the lake's tables with one sandboxed read-only statement (tables as schema.table)."""
+    from insightflow.query import Limits
+
+    if format is SqlFormat.parquet and out is None:
+        raise UsageError("--format parquet writes a file: add --out FILE")
+    limits = Limits(max_rows=max(1, max_rows), timeout_seconds=max(0.1, timeout))
+    result = _lake(lake).query(statement, as_of, limits=limits)
+    columns, rows = result.columns, result.rows
+    if format is SqlFormat.parquet:
+        import pyarrow.parquet as pq
+
+        pq.write_table(result.arrow, out, compression="zstd")
+        _OUT.print(f"{len(rows):,} rows written to {out}")
+    elif format is SqlFormat.json:
+        _write(out, json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str) + "\n")
     elif format is SqlFormat.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
-        sys.stdout.write(buffer.getvalue())
+        _write(out, buffer.getvalue())
     else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
-        _OUT.print(table)
+        _print_rows(columns, rows)
+    if result.truncated:
+        sys.stderr.write(f"insightflow: warning: result cut to {len(rows):,} rows (--max-rows)\n")
+
+
+def _write(out: Path | None, text: str) -> None:
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def _print_rows(columns: list[str], rows: list[tuple]) -> None:
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    _OUT.print(table)
+
+
+@app.command()
+def snapshots(
+    table_name: Annotated[str, typer.Argument(metavar="TABLE", help="A table, e.g. marts.fact_sales.")],
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """A table's snapshots, oldest first; `published` marks the one readers see."""
+    entries = _lake(lake).snapshots(table_name)
+    if format is TableFormat.json:
+        _json(entries)
+        return
+    table = Table("snapshot", "committed (UTC)", "operation", "run", "rollback to", "published")
+    for e in entries:
+        table.add_row(str(e["snapshot_id"]), f"{e['committed_at']:%Y-%m-%d %H:%M:%S}", e["operation"],
+                      e["run_id"] or "", e["rollback_to"] or "", "yes" if e["published"] else "")
+    _OUT.print(table)
+
+
+@app.command()
+def rollback(
+    table_name: Annotated[str, typer.Argument(metavar="TABLE", help="A table, e.g. marts.fact_sales.")],
+    snapshot: Annotated[int, typer.Argument(metavar="SNAPSHOT", help="A snapshot id from `insightflow snapshots TABLE`.")],
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Make an old snapshot of TABLE current again (a new commit, published as a rollback run)."""
+    record = _lake(lake).rollback(table_name, snapshot)
+    _OUT.print(f"{table_name} is back at the files of snapshot {snapshot}: new snapshot "
+               f"{record.snapshots[table_name]}, published by run {record.run_id}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8765,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the HTTP API (KPIs, SQL, runs, metrics) on 127.0.0.1 with bearer tokens."""
+    import uvicorn
+
+    from insightflow.api import create_app, tokens_path
+
+    lakehouse = _lake(lake)
+    Console(stderr=True, highlight=False).print(
+        f"InsightFlow API on http://127.0.0.1:{port} (docs at /docs); tokens in {tokens_path(lakehouse.layout)}"
+    )
+    uvicorn.run(create_app(lakehouse), host="127.0.0.1", port=port, log_level="warning")
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8501,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the dashboard (Streamlit) on 127.0.0.1: KPI cards, charts, filters, drill-down."""
+    from insightflow.dashboard import serve as serve_dashboard
+
+    serve_dashboard(_lake(lake).layout.root, port)
+
+
+@app.command()
+def audit(
+    last: Annotated[int, typer.Option("--last", help="Show the last N entries.")] = 20,
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The newest entries of the audit log: who ran what, when, rows, duration, outcome."""
+    entries = _lake(lake).audit(last)
+    if format is TableFormat.json:
+        _json(entries)
+        return
+    table = Table("at (UTC)", "who", "role", "action", "rows", "seconds", "outcome")
+    for e in entries:
+        table.add_row(e["at"], e["who"], e["role"], e["action"], "" if e.get("rows") is None else str(e["rows"]),
+                      "" if e.get("seconds") is None else f"{e['seconds']:.3f}",
+                      e["outcome"] + (f": {e['error']}" if e.get("error") else ""))
+    _OUT.print(table)
+
+
+token_app = typer.Typer(help="API tokens (only their sha256 is stored).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("add")
+def token_add(
+    name: Annotated[str, typer.Argument(help="Who holds the token.")],
+    role: Annotated[Role, typer.Option("--role", help="viewer (KPIs), analyst (+ SQL), admin (+ runs).")] = Role.viewer,
+    pii: Annotated[bool, typer.Option("--pii", help="May see customer names, cities and zip codes.")] = False,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Create a token for NAME and print it once."""
+    from insightflow.api import TokenStore, tokens_path
+
+    path = tokens_path(_lake(lake).layout)
+    token = TokenStore(path).add(name, role.value, pii)
+    Console(stderr=True, highlight=False).print(f"token for {name} ({role.value}{', pii' if pii else ''}) "
+                                                f"added to {path}; it is shown only now:")
+    sys.stdout.write(token + "\n")
 
 
 @app.command()
@@ -255,10 +438,13 @@ def history(
     if format is TableFormat.json:
         _json([r.__dict__ | {"seconds": r.seconds} for r in runs])
         return
-    table = Table("run", "status", "started (UTC)", "seconds", "steps", "error")
+    table = Table("run", "status", "started (UTC)", "seconds", "steps", "checks", "error")
     for r in runs:
         steps = ", ".join(f"{s['step'].split('.')[-1]} {s['seconds']:.2f}s" for s in r.steps)
-        table.add_row(r.run_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.seconds:.2f}", steps, r.error or "")
+        statuses = [c.get("status", "pass") for c in r.checks]
+        checks = f"{statuses.count('pass')} pass, {statuses.count('warn')} warn, {statuses.count('fail')} fail"
+        table.add_row(r.run_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.seconds:.2f}", steps,
+                      checks if statuses else "-", r.error or "")
     _OUT.print(table)
 
 
@@ -279,6 +465,29 @@ def quarantine(
         table.add_row(row["table"], row["source_file"] or "", str(row["line"] or ""), row["reason"], row["invalid"] or row["record"])
     _OUT.print(table)
     _OUT.print(f"{len(rows):,} quarantined rows")
+
+
+@app.command()
+def quality(
+    run_id: Annotated[str | None, typer.Option("--run", help="A run id from `insightflow history`.")] = None,
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The data-quality checks of a run (default: the newest): status, failing rows, examples."""
+    record = _lake(lake).quality(run_id)
+    if format is TableFormat.json:
+        _json({"run_id": record.run_id, "status": record.status, "checks": record.checks})
+        return
+    table = Table("table", "check", "severity", "status", "failing rows", "examples")
+    for check in record.checks:
+        examples = "; ".join(", ".join(f"{k}={v}" for k, v in e.items()) for e in check.get("examples", [])[:2])
+        table.add_row(check["table"], check["check"], check["severity"], check.get("status", ""),
+                      f"{check['failing_rows']:,}", examples)
+    _OUT.print(table)
+    failed = sum(c.get("status") == "fail" for c in record.checks)
+    warned = sum(c.get("status") == "warn" for c in record.checks)
+    _OUT.print(f"run {record.run_id}: {record.status}; {len(record.checks)} checks, {failed} failed, {warned} warned")
 
 
 def main() -> None:

@@ -13,17 +13,27 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 
 from insightflow.crawl import CrawlReport, crawl
-from insightflow.errors import InsightFlowError
+from insightflow.errors import InsightFlowError, LakeError, QualityGateError
 from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
 from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
-from insightflow.query import LakeReader, kpi_summary
+from insightflow.query import (
+    KpiFilters,
+    LakeReader,
+    Limits,
+    Principal,
+    QueryError,
+    QueryResult,
+    QueryService,
+)
+from insightflow.quality import check_record
 from insightflow.transform import build_all, publish
 from insightflow.transform.engines import create_engine
 
@@ -107,31 +117,49 @@ class Lakehouse:
                 step("ingest", time.perf_counter() - clock, sum(load.rows for load in loads.loaded))
                 adapter = create_engine(engine, **(engine_options or {}))
                 try:
-                    result = build_all(adapter, self.catalog, staging, on_step=step)
+                    result = build_all(
+                        adapter, self.catalog, staging, on_step=step, previous_rows=self._published_rows()
+                    )
                 finally:
                     adapter.close()
-                record.checks = [
-                    {"table": c.table, "check": c.name, "severity": c.severity, "failing_rows": c.failing_rows}
-                    for c in result.checks
-                ]
+                record.checks = [check_record(c) for c in result.checks]
                 clock = time.perf_counter()
                 record.snapshots = publish(self.catalog, result, run_id)
                 step("publish", time.perf_counter() - clock, sum(b.rows for b in result.builds))
                 record.status = "success"
+            except QualityGateError as error:
+                record.status, record.error = "failed", str(error)
+                record.checks = [check_record(c) for c in error.checks]
+                raise
             except InsightFlowError as error:
                 record.status, record.error = "failed", str(error)
                 raise
+            except OSError as error:  # disk full, permissions: nothing more is published
+                record.status = "failed"
+                record.error = f"writing to the lake at {self.layout.root} failed: {error.strerror or error}"
+                raise LakeError(record.error) from error
             except Exception as error:
                 record.status, record.error = "failed", f"{type(error).__name__}: {error}"
                 raise
             finally:
                 record.steps = steps
                 record.finished_at = datetime.now(UTC)
-                if record.status != "running":
-                    checkpoint("record-run")
-                    record_run(self.catalog, record, staging)
+                self._record(record, staging)
                 shutil.rmtree(staging, ignore_errors=True)
         return record
+
+    def _record(self, record: RunRecord, staging: Path) -> None:
+        """Append the run to ``ops.runs`` (for a successful run: the publish point)."""
+        if record.status == "running":  # interrupted (KeyboardInterrupt): nothing to say
+            return
+        checkpoint("record-run")
+        if record.status == "success":
+            record_run(self.catalog, record, staging)
+            return
+        try:  # a failed run is recorded when the lake lets us; its own error is what matters
+            record_run(self.catalog, record, staging)
+        except (InsightFlowError, OSError):
+            pass
 
     def demo(self, *, scale: float = 1.0, seed: int = 42, on_step: StepCallback | None = None) -> RunRecord:
         """Generate a synthetic export into the lake's inbox and run the whole pipeline on it."""
@@ -144,16 +172,24 @@ class Lakehouse:
     # --- reading ----------------------------------------------------------------------------
 
     def reader(self, as_of: str | None = None) -> LakeReader:
-        return LakeReader(self.catalog, as_of)
+        return self.queries.reader(as_of)
 
-    def kpis(self, as_of: str | None = None) -> dict:
+    def kpis(self, as_of: str | None = None, filters: KpiFilters | None = None, *,
+             principal: Principal | None = None) -> dict:
         """The KPI summary of the published marts (see DESIGN.md for their definitions)."""
         self._require_published()
-        return kpi_summary(self.reader(as_of))
+        return self.queries.summary(filters, as_of, principal=principal)
 
     def sql(self, statement: str, as_of: str | None = None) -> tuple[list[str], list[tuple]]:
-        """Run one read-only SQL statement over the lake's tables."""
-        return self.reader(as_of).query(statement)
+        """Run one read-only SQL statement over the lake's tables in the sandbox (all its rows).
+
+        Bounded at 10 M rows and 5 minutes; ``query()`` takes other limits and reports a cut.
+        """
+        limits = Limits(max_rows=10_000_000, timeout_seconds=300.0)
+        result = self.query(statement, as_of, limits=limits)
+        if result.truncated:
+            raise QueryError(f"the result has more than {limits.max_rows:,} rows; use Lakehouse.query()")
+        return result.columns, result.rows
 
     def tables(self) -> list[TableInfo]:
         """Every table with its rows, current snapshot, history length and size on disk."""
@@ -208,13 +244,97 @@ class Lakehouse:
                 "run `insightflow run --source DIR` (or `insightflow demo`) first"
             )
 
+    def quality(self, run_id: str | None = None) -> RunRecord:
+        """The check results of one run (default: the newest run), as recorded in ``ops.runs``."""
+        runs = [r for r in self.history() if r.engine != "rollback"]
+        if not runs:
+            raise InsightFlowError(f"the lake at {self.layout.root} has no run yet; run `insightflow run` first")
+        if run_id is None:
+            return runs[-1]
+        for run in runs:
+            if run.run_id == run_id:
+                return run
+        raise InsightFlowError(f"no run {run_id}; `insightflow history` lists the runs")
+
+    def _published_rows(self) -> dict[str, int]:
+        """Rows of each table in the last successful run (from its recorded steps)."""
+        if not self.layout.exists():
+            return {}
+        runs = [r for r in list_runs(self.catalog) if r.status == "success" and r.engine != "rollback"]
+        return {s["step"]: s["rows"] for s in runs[-1].steps} if runs else {}
+
     def _clean_staging(self) -> None:
         """Remove what a crashed run left: staged files and data files no snapshot references."""
-        if self.layout.staging.exists():
-            for leftover in self.layout.staging.iterdir():
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
-            if self.layout.exists():
-                self.catalog.remove_orphans()
+        leftovers = list(self.layout.staging.iterdir()) if self.layout.staging.exists() else []
+        for leftover in leftovers:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        if leftovers and self.layout.exists():  # a run died: it may have moved files it never committed
+            self.catalog.remove_orphans()
+
+    # --- query layer --------------------------------------------------------------------------
+
+    @cached_property
+    def queries(self) -> QueryService:
+        """The lake's query layer (sandbox, KPI catalogue, audit), with its caches."""
+        return QueryService(self.catalog)
+
+    def query(self, statement: str, as_of: str | None = None, *, principal: Principal | None = None,
+              limits: Limits | None = None) -> QueryResult:
+        """Run one user statement in the sandbox: columns, rows, Arrow data, ``truncated``."""
+        return self.queries.sql(statement, as_of, principal=principal, limits=limits)
+
+    def kpi(self, name: str, filters: KpiFilters | None = None, as_of: str | None = None, *,
+            top: int = 10, principal: Principal | None = None) -> QueryResult:
+        """One KPI of the catalogue (``insightflow.query.CATALOGUE``) with its filters."""
+        self._require_published()
+        return self.queries.kpi(name, filters, as_of, top=top, principal=principal)
+
+    def snapshots(self, table: str) -> list[dict]:
+        """A table's snapshots, oldest first, marking the one readers see (``published``)."""
+        published = self.reader().resolve(table).snapshot_id
+        return [
+            {
+                "snapshot_id": s.snapshot_id,
+                "committed_at": s.committed_at,
+                "operation": s.operation,
+                "run_id": s.summary.get("insightflow.run-id"),
+                "rollback_to": s.summary.get("insightflow.rollback-to"),
+                "published": s.snapshot_id == published,
+            }
+            for s in self.catalog.snapshots(table)
+        ]
+
+    def rollback(self, table: str, snapshot_id: int) -> RunRecord:
+        """Make an old snapshot of ``table`` current again, as a new commit, and publish it.
+
+        Readers follow the snapshots of the newest successful run, so the rollback is recorded in
+        ``ops.runs`` as a run of engine ``rollback`` that republishes every table of the last
+        run with ``table`` at the new snapshot. Undo it by rolling back to the previous snapshot.
+        """
+        self._require_published()
+        started = datetime.now(UTC)
+        run_id = f"{started:%Y%m%dT%H%M%S}-rollback-{uuid.uuid4().hex[:6]}"
+        with lake_lock(self.layout, self.lock_timeout):
+            if not any(s.snapshot_id == snapshot_id for s in self.catalog.snapshots(table)):
+                raise InsightFlowError(f"table {table} has no snapshot {snapshot_id}; "
+                                       f"`insightflow snapshots {table}` lists them")
+            published = self.reader().snapshots
+            new_snapshot = self.catalog.set_current_snapshot(table, snapshot_id)
+            record = RunRecord(run_id, "success", "rollback", f"{table}@{snapshot_id}", started,
+                               datetime.now(UTC), snapshots={**published, table: new_snapshot},
+                               steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}])
+            record_run(self.catalog, record, self.layout.staging / run_id)
+            shutil.rmtree(self.layout.staging / run_id, ignore_errors=True)
+        return record
+
+    def audit(self, last: int = 20) -> list[dict]:
+        """The newest ``last`` entries of the audit log."""
+        return self.queries.audit.last(last)
+
+    def runs(self) -> list[RunRecord]:
+        """Every recorded run, oldest first; memoized until the catalog commits, so cheap to poll
+        (the dashboard asks on every rerun which run is published)."""
+        return self.queries.state.runs() if self.layout.exists() else []

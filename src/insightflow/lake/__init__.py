@@ -1,6 +1,6 @@
 """The lake: folders, the Iceberg catalog and the lock."""
 
-from insightflow.lake.catalog import LakeCatalog, SnapshotInfo, TableFiles, warm_up
+from insightflow.lake.catalog import LakeCatalog, SnapshotInfo, TableFiles
 from insightflow.lake.layout import LakeLayout
 from insightflow.lake.runs import RunRecord, last_successful_run, list_runs, record_run
 
@@ -13,5 +13,4 @@ __all__ = [
     "last_successful_run",
     "list_runs",
     "record_run",
-    "warm_up",
 ]

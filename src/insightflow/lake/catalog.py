@@ -30,26 +30,9 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.types import IcebergType
 
-# PyIceberg (with SQLAlchemy and pydantic) takes seconds to import: it is imported on first use,
-# and ``warm_up`` lets a run import it in the background while DuckDB parses the exports.
-_IMPORTS = (
-    "pyiceberg.catalog.sql",
-    "pyiceberg.exceptions",
-    "pyiceberg.io.pyarrow",
-    "pyiceberg.table",
-    "pyiceberg.types",
-)
+# PyIceberg (with SQLAlchemy and pydantic) takes a second or more to import: it is imported on
+# first use, so that commands that do not need the catalog (`--help`, `crawl`, `generate`) start fast.
 
-
-def warm_up() -> threading.Thread:
-    """Import PyIceberg in a background thread (the GIL is free while DuckDB and Arrow work)."""
-    import importlib
-
-    thread = threading.Thread(
-        target=lambda: [importlib.import_module(m) for m in _IMPORTS], name="import-pyiceberg", daemon=True
-    )
-    thread.start()
-    return thread
 
 @dataclass(frozen=True)
 class TableFiles:

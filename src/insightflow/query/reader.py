@@ -7,29 +7,59 @@ run published yet (raw tables after ``ingest``) resolve to their current snapsho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from insightflow.errors import InsightFlowError, LakeError, TableNotFound
-from insightflow.lake import LakeCatalog, TableFiles, last_successful_run, list_runs
+from insightflow.errors import LakeError, TableNotFound
+from insightflow.lake import LakeCatalog, RunRecord, TableFiles
+from insightflow.query.cache import CatalogState, TableCache
+from insightflow.query.errors import QueryError
+from insightflow.query.sandbox import (
+    CheckedStatement,
+    Limits,
+    SandboxPool,
+    check_statement,
+    run_statement,
+)
 from insightflow.quoting import ident, table_ident
-from insightflow.transform.duckdb_engine import relation_sql
+
+# Internal queries (KPIs, quarantine) are trusted SQL but still run in the sandbox, unbounded.
+_TRUSTED = Limits(max_rows=10_000_000, timeout_seconds=300.0, memory_limit="8GB")
 
 
-class QueryError(InsightFlowError):
-    """A query cannot be run (bad SQL, unknown table)."""
+@dataclass
+class QueryResult:
+    """The answer to one query: columns, rows (also as Arrow), and whether rows were cut."""
 
-    exit_code = 2
+    columns: list[str]
+    rows: list[tuple]
+    arrow: pa.Table
+    truncated: bool = False
+    snapshots: dict[str, int | None] = field(default_factory=dict)
 
 
 class LakeReader:
     """Resolves catalog tables for queries, at the published run or at ``as_of``."""
 
-    def __init__(self, catalog: LakeCatalog, as_of: str | None = None) -> None:
-        self.catalog = catalog
+    def __init__(
+        self,
+        catalog: LakeCatalog | CatalogState,
+        as_of: str | None = None,
+        *,
+        cache: TableCache | None = None,
+        pool: SandboxPool | None = None,
+    ) -> None:
+        self.catalog = catalog if isinstance(catalog, CatalogState) else CatalogState(catalog)
+        self.cache = cache or TableCache()
+        self.pool = pool or SandboxPool(max_idle=1)
         self.snapshots = self._pinned_snapshots(as_of)
         self.as_of_time = _parse_time(as_of) if as_of and not self._is_run_or_snapshot(as_of) else None
 
@@ -40,32 +70,65 @@ class LakeReader:
             return self.catalog.resolve(name, self._snapshot_at(name, self.as_of_time))
         return self.catalog.resolve(name, self.snapshots.get(name))
 
-    def connect(self, tables: list[str]) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with a view per table, each at its resolved snapshot."""
-        con = duckdb.connect()
-        for schema in sorted({t.split(".")[0] for t in tables}):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
-        for name in tables:
-            con.execute(f"CREATE VIEW {table_ident(name)} AS {relation_sql(self.resolve(name))}")
-        return con
+    @contextmanager
+    def session(self, tables: tuple[str, ...], *, masked: bool = False, limits: Limits = _TRUSTED,
+                relations: dict[str, pa.Table] | None = None,
+                ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict]]:
+        """A sandboxed DuckDB with a view per table at its resolved snapshot; (connection, snapshots).
 
-    def query(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-        """Run one read-only statement over the lake's tables; (column names, rows)."""
-        tables = referenced_tables(sql)
-        con = self.connect(tables)
+        ``relations`` adds trusted derived data under ``schema.name`` (e.g. ``kpi.lines``).
+        """
+        resolved = [self.resolve(name) for name in tables]
+        data = {t.name: self.cache.data(t, masked) for t in resolved} | (relations or {})
+        con = self.pool.acquire(limits)
+        views: list[tuple[str, str]] = []
+        reusable = False
         try:
-            cursor = con.execute(sql, params or [])
-            return [d[0] for d in cursor.description], cursor.fetchall()
-        except duckdb.Error as error:
-            raise QueryError(" ".join(str(error).split())) from None
+            for schema in sorted({name.split(".")[0] for name in data}):
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
+            for index, (name, rows) in enumerate(data.items()):
+                hidden = f"__table_{index}"
+                con.register(hidden, rows)
+                views.append((table_ident(name), hidden))
+                con.execute(f"CREATE OR REPLACE VIEW {views[-1][0]} AS SELECT * FROM {ident(hidden)}")
+            yield con, {t.name: t.snapshot_id for t in resolved}
+            reusable = True
         finally:
-            con.close()
+            self.pool.release(con, limits, views, reusable)
+
+    def run(self, sql: str, *, params: dict | None = None, limits: Limits = Limits(),
+            masked: bool = False, check: bool = True,
+            relations: dict[str, pa.Table] | None = None) -> QueryResult:
+        """Run one statement in the sandbox; ``check`` applies the allow-list (user SQL)."""
+        if check:
+            statement = check_statement(sql, set(self.catalog.table_names()))
+        else:
+            tables = tuple(t for t in referenced_tables(sql) if t not in (relations or {}))
+            statement = CheckedStatement(sql, tables, bounded=True)
+        with self.session(statement.tables, masked=masked, limits=limits,
+                          relations=relations) as (con, snapshots):
+            data, truncated = run_statement(con, statement, params, limits)
+        columns = data.column_names
+        values = [data.column(i).to_pylist() for i in range(data.num_columns)]
+        rows = list(zip(*values, strict=True)) if values else []
+        return QueryResult(columns, rows, data, truncated, snapshots)
+
+    def materialize(self, sql: str) -> pa.Table:
+        """The result of trusted ``sql``, computed once per snapshot of the tables it reads."""
+        key = ("derived", sql, tuple((t, self.resolve(t).snapshot_id) for t in referenced_tables(sql)))
+        return self.cache.derived(key, lambda: self.run(sql, limits=_TRUSTED, check=False).arrow)
+
+    def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        """Run trusted SQL (KPIs, quarantine) over the lake's tables; (column names, rows)."""
+        result = self.run(sql, params=params, limits=_TRUSTED, check=False)
+        return result.columns, result.rows
 
     def _pinned_snapshots(self, as_of: str | None) -> dict[str, int]:
+        runs = self.catalog.runs()
         if as_of is None:
-            run = last_successful_run(self.catalog)
+            run = _last_success(runs)
             return dict(run.snapshots) if run else {}
-        for run in list_runs(self.catalog):
+        for run in runs:
             if run.run_id == as_of:
                 return dict(run.snapshots)
         if as_of.isdigit():
@@ -75,12 +138,12 @@ class LakeReader:
                     pinned[name] = int(as_of)
             if not pinned:
                 raise LakeError(f"no table has snapshot {as_of}; `insightflow history` lists runs")
-            published = last_successful_run(self.catalog)
+            published = _last_success(runs)
             return {**(published.snapshots if published else {}), **pinned}
         return {}
 
     def _is_run_or_snapshot(self, as_of: str) -> bool:
-        return as_of.isdigit() or any(r.run_id == as_of for r in list_runs(self.catalog))
+        return as_of.isdigit() or any(r.run_id == as_of for r in self.catalog.runs())
 
     def _snapshot_at(self, name: str, when: datetime) -> int | None:
         before = [s for s in self.catalog.snapshots(name) if s.committed_at <= when]
@@ -89,8 +152,18 @@ class LakeReader:
         return before[-1].snapshot_id
 
 
+def _last_success(runs: list[RunRecord]) -> RunRecord | None:
+    successes = [r for r in runs if r.status == "success"]
+    return successes[-1] if successes else None
+
+
 def referenced_tables(sql: str) -> list[str]:
     """The ``schema.table`` names a statement reads (CTE names excluded)."""
+    return list(_referenced_tables(sql))
+
+
+@lru_cache(maxsize=256)
+def _referenced_tables(sql: str) -> tuple[str, ...]:
     try:
         statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
     except sqlglot.errors.ParseError as error:
@@ -106,7 +179,7 @@ def referenced_tables(sql: str) -> list[str]:
                         "(`insightflow tables` lists them)"
                     )
                 names.add(f"{table.db}.{table.name}")
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 def _parse_time(value: str) -> datetime:

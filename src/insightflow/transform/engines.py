@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from inspect import signature
 
 from insightflow.errors import UsageError
 from insightflow.transform.engine import Engine
@@ -10,6 +11,7 @@ from insightflow.transform.engine import Engine
 #: name -> "module:class" of its adapter.
 ENGINES: dict[str, str] = {
     "duckdb": "insightflow.transform.duckdb_engine:DuckDBEngine",
+    "spark": "insightflow.transform.spark_engine:SparkEngine",
 }
 
 
@@ -20,4 +22,8 @@ def create_engine(name: str, **options: object) -> Engine:
     except KeyError:
         raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}") from None
     engine_class = getattr(import_module(module_name), class_name)
+    try:  # an option of another engine (e.g. a Spark master for DuckDB) is a usage error
+        signature(engine_class).bind(**options)
+    except TypeError as error:
+        raise UsageError(f"engine {name} does not take these options: {error}") from None
     return engine_class(**options)

@@ -1,0 +1,246 @@
+"""The InsightFlow dashboard: the original's Tableau dashboard as a Streamlit app.
+
+Run by ``insightflow dashboard`` (``streamlit run`` of this file); the lake is ``$INSIGHTFLOW_LAKE``
+(else ``./lakehouse``). Every figure comes from the query layer's KPI catalogue, cached per
+(filters, published run): a new successful run changes the cache key, so nothing stale is shown.
+The filters live in the URL query string, so a view can be shared by its address.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from insightflow.dashboard import charts
+from insightflow.dashboard import filters as url
+from insightflow.dashboard.data import (
+    TOP_PRODUCTS,
+    DashboardData,
+    Figures,
+    FilterOptions,
+    LakeStatus,
+)
+from insightflow.dashboard.formatting import count, days, money, percent, rows
+from insightflow.lake import LakeLayout
+from insightflow.pipeline import Lakehouse
+from insightflow.query import KpiFilters
+
+PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
+CHOOSE = "—"
+ALL_PRODUCTS = "All products"
+STYLE = """
+<style>
+.block-container {padding-top: 1.6rem; padding-bottom: 1rem;}
+[data-testid="stMetricValue"] {font-size: 1.55rem;}
+</style>
+"""
+
+FilterKey = tuple[tuple[str, object], ...]
+
+_MONEY_COLUMNS = {
+    name: st.column_config.NumberColumn(name.replace("_", " "), format="dollar")
+    for name in ("gross_sales", "net_sales", "profit")
+} | {"products_ordered": st.column_config.NumberColumn("products ordered", format="localized")}
+
+
+# --- cached reads: one lake object per process, figures per (filters, published run) ---------
+
+
+@st.cache_resource(show_spinner=False)
+def _data(root: str) -> DashboardData:
+    return DashboardData(Lakehouse(root))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _options(root: str, run_id: str) -> FilterOptions:
+    return _data(root).options()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _figures(root: str, run_id: str, key: FilterKey) -> Figures:
+    return _data(root).figures(KpiFilters(**dict(key)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _products(root: str, run_id: str, key: FilterKey) -> pd.DataFrame:
+    return _data(root).products(KpiFilters(**dict(key)))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _order_lines(root: str, run_id: str, key: FilterKey, product: str) -> tuple[pd.DataFrame, bool, bytes]:
+    lines, truncated = _data(root).order_lines(KpiFilters(**dict(key)), product)
+    return lines, truncated, lines.to_csv(index=False).encode("utf-8")
+
+
+def _key(filters: KpiFilters) -> FilterKey:
+    return tuple(filters.params().items())
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="InsightFlow · Supply Chain Dashboard", layout="wide")
+    st.markdown(STYLE, unsafe_allow_html=True)
+    root = str(LakeLayout.resolve(None).root)
+    status = _data(root).status()
+    st.title("Supply Chain Dashboard")
+    if status.last_failed:
+        failure_banner(status)
+    if status.empty:
+        empty_page(status)
+        return
+    options = _options(root, status.run_id)
+    filters = filter_bar(options)
+    freshness_line(status)
+    figures = _figures(root, status.run_id, _key(filters))
+    if figures.empty:
+        kpi_cards(figures)
+        st.info(f"No orders match these filters ({url.describe(filters)}). Choose *All* in a filter to widen them.")
+        return
+    kpi_cards(figures)
+    chart_grid(figures)
+    drill_down(root, status, filters, figures)
+
+
+def empty_page(status: LakeStatus) -> None:
+    """No published data yet: say so, and give the exact commands that fill the lake."""
+    st.header("No data yet")
+    st.markdown(f"The lake at `{status.root}` has no published run, so there is nothing to show yet.")
+    st.markdown("Load a synthetic export (about 160 K order lines) and run the pipeline on it:")
+    st.code(f"insightflow demo --lake {status.root}", language="bash")
+    st.markdown("or run the pipeline on your own exports (the four CSV files in one folder):")
+    st.code(f"insightflow run --source DIR --lake {status.root}", language="bash")
+    st.markdown("Then reload this page.")
+
+
+def failure_banner(status: LakeStatus) -> None:
+    """The last run failed: name what failed; the charts keep showing the last good snapshot."""
+    last = status.last
+    failed = status.failed_checks()
+    if failed:
+        what = "; ".join(
+            f"check {c['check']} on {c['table']} failed on {c['failing_rows']:,} rows" for c in failed
+        )
+    else:
+        what = (last.error or "unknown error").splitlines()[0]
+    shown = (f"The dashboard shows the last good snapshot, from run {status.run_id}."
+             if not status.empty else "No run has succeeded yet.")
+    st.error(f"**The last run failed** ({last.run_id}, {last.finished_at:%Y-%m-%d %H:%M} UTC): {what}. {shown} "
+             f"`insightflow quality --run {last.run_id}` shows every check.")
+
+
+def filter_bar(options: FilterOptions) -> KpiFilters:
+    """Five select boxes, seeded from the URL once per session; their values go back to the URL."""
+    wanted, notes = url.from_query(st.query_params, options)
+    allowed = url.choices(options)
+    chosen = {}
+    for column, name in zip(st.columns(len(url.NAMES)), url.NAMES, strict=True):
+        state = f"filter_{name}"
+        if state not in st.session_state or st.session_state[state] not in allowed[name]:
+            current = getattr(wanted, name)
+            st.session_state[state] = url.ALL if current is None else current
+        value = column.selectbox(url.LABELS[name], allowed[name], key=state,
+                                 format_func=(lambda q: q if q == url.ALL else f"Q{q}") if name == "quarter" else str)
+        chosen[name] = None if value == url.ALL else value
+    for note in notes:
+        st.warning(note)
+    filters = KpiFilters(**chosen)
+    if dict(st.query_params) != url.to_query(filters):
+        st.query_params.from_dict(url.to_query(filters))
+    return filters
+
+
+def freshness_line(status: LakeStatus) -> None:
+    """Which run, when, at which snapshots, with how many rows, and its quality checks."""
+    tables = " · ".join(
+        f"`{table}` snapshot {snapshot}" + (f" ({rows(n)})" if n is not None else "")
+        for table, snapshot, n in status.snapshots()
+    )
+    quality = status.quality()
+    checks = f"{quality['pass']} checks passed, {quality['warn']} warned, {quality['fail']} failed"
+    warned = ", ".join(f"{c['check']} on {c['table']}" for c in status.warnings())
+    st.caption(
+        f"Data from run **{status.run_id}**, finished {status.finished_at:%Y-%m-%d %H:%M:%S} UTC · {tables}  \n"
+        f"Data quality of that run: **{'passed' if not quality['fail'] else 'FAILED'}**, {checks}"
+        + (f" (warnings: {warned})" if warned else "")
+    )
+
+
+def kpi_cards(figures: Figures) -> None:
+    """The original's four cards, then net sales, discount, shipping days and late share."""
+    s = figures.summary
+    for cards in (
+        [("Products Ordered", count(s["products_ordered"])), ("Gross Sales", money(s["gross_sales"])),
+         ("Net Profit", money(s["net_profit"])), ("Orders Placed", count(s["orders_placed"]))],
+        [("Net Sales", money(s["net_sales"])), ("Discount", money(s["discount"])),
+         ("Avg Shipping Days", days(s["avg_shipping_days"])),
+         ("Late-Delivery Share", percent(figures.late_share))],
+    ):
+        for column, (label, value) in zip(st.columns(len(cards)), cards, strict=True):
+            column.metric(label, value, border=True)
+
+
+def chart_grid(figures: Figures) -> None:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.shipping_days_by_month(figures.shipping_days_by_month), config=PLOT_CONFIG)
+    right.plotly_chart(charts.top_products(figures.top_products, TOP_PRODUCTS), config=PLOT_CONFIG)
+
+    margin = figures.summary["net_profit"] / figures.summary["net_sales"] if figures.summary["net_sales"] else 0
+    st.plotly_chart(charts.profit_margin_by_category(figures.profit_margin_by_category, margin),
+                    config=PLOT_CONFIG)
+
+    bars, pie = st.columns([3, 2])
+    bars.plotly_chart(charts.on_time_by_mode(figures.on_time_by_mode), config=PLOT_CONFIG)
+    with pie:
+        st.metric("Total Delayed Orders", count(figures.summary["late_deliveries"]), border=True)
+        st.plotly_chart(charts.late_deliveries_by_mode(figures.on_time_by_mode), config=PLOT_CONFIG)
+
+    segment, size = st.columns(2)
+    segment.plotly_chart(charts.profit_by_segment(figures.sales_by_segment), config=PLOT_CONFIG)
+    size.plotly_chart(charts.order_size_mix(figures.order_size_mix), config=PLOT_CONFIG)
+
+
+def drill_down(root: str, status: LakeStatus, filters: KpiFilters, figures: Figures) -> None:
+    """Category → product → order lines, under the same filters; the lines download as CSV."""
+    st.subheader("Drill down: category → product → order lines")
+    categories = sorted(figures.profit_margin_by_category["category_name"].dropna())
+    pick_category, pick_product = st.columns(2)
+    if filters.category:
+        category = pick_category.selectbox("Category", [filters.category], disabled=True,
+                                           help="Set by the product category filter above.")
+    else:
+        category = pick_category.selectbox("Category", [CHOOSE, *categories], key="drill_category")
+    if category == CHOOSE:
+        pick_product.selectbox("Product", [CHOOSE], disabled=True, key="drill_product_none")
+        margins = figures.profit_margin_by_category.rename(columns={"category_name": "category"})
+        st.dataframe(margins, hide_index=True, column_config=_MONEY_COLUMNS | {
+            "profit_margin": st.column_config.NumberColumn("profit margin", format="percent")})
+        return
+    in_category = KpiFilters(**{**filters.params(), "category": category})
+    products = _products(root, status.run_id, _key(in_category))
+    product = pick_product.selectbox("Product", [ALL_PRODUCTS, *products["product_name"]],
+                                     key=f"drill_product::{category}")
+    if product == ALL_PRODUCTS:
+        st.dataframe(products.drop(columns=["category_name"]), hide_index=True, column_config=_MONEY_COLUMNS)
+        return
+    lines, truncated, csv = _order_lines(root, status.run_id, _key(in_category), product)
+    st.caption(f"{count(len(lines))} order lines of {product} ({url.describe(in_category)})"
+               + (f"; only the first {count(len(lines))} are shown" if truncated else ""))
+    st.dataframe(lines, hide_index=True, column_config=_MONEY_COLUMNS | {
+        "order_id": st.column_config.NumberColumn("order id", format="%d"),
+        "product_price": st.column_config.NumberColumn("price", format="dollar"),
+        "discount_amount": st.column_config.NumberColumn("discount", format="dollar"),
+    })
+    st.download_button("Download these order lines as CSV", csv, file_name=_file_name(product, in_category),
+                       mime="text/csv")
+
+
+def _file_name(product: str, filters: KpiFilters) -> str:
+    parts = [product, *(str(v) for k, v in filters.active().items() if k != "category")]
+    slug = "-".join("".join(ch if ch.isalnum() else "-" for ch in p).strip("-") for p in parts)
+    return f"order-lines-{slug.lower()}.csv"
+
+
+if __name__ == "__main__":  # `streamlit run` executes this file as __main__
+    main()

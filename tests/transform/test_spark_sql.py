@@ -1,0 +1,75 @@
+"""The DuckDB -> Spark translation of models and checks (sqlglot only; no Spark needed)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from insightflow.quality.checks import check_sql
+from insightflow.transform import load_models
+from insightflow.transform.models import plain_sql, wrapped_sql
+from insightflow.transform.spark_engine import shuffle_partitions
+from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
+
+
+def _tables(spark_sql: str) -> set[str]:
+    return {t.name for t in sqlglot.parse_one(spark_sql, read="spark").find_all(exp.Table)}
+
+
+def test_schema_qualified_tables_become_flat_views_and_keep_their_alias() -> None:
+    sql = to_spark(
+        "WITH lines AS (SELECT * FROM raw.orders) "
+        'SELECT l.order_id FROM lines AS l LEFT JOIN "curated"."customer_dim" AS c '
+        "ON c.customer_id = l.order_customer_id WHERE EXISTS (SELECT 1 FROM curated.product_dim)"
+    )
+    assert _tables(sql) == {"lines", "raw__orders", "curated__customer_dim", "curated__product_dim"}
+    assert "`curated__customer_dim` AS c" in sql
+    assert "raw.orders" not in sql and "curated.customer_dim" not in sql
+
+
+def test_view_names_round_trip() -> None:
+    assert view_name("marts.fact_sales") == "marts__fact_sales"
+    assert table_name("marts__fact_sales") == "marts.fact_sales"
+
+
+def test_initcap_is_spark_native_with_no_delimiter_argument(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        sql = to_spark("SELECT initcap(trim(shipping_mode)) AS mode FROM raw.deliveries")
+    assert "INITCAP(TRIM(shipping_mode))" in sql
+    assert not caplog.records
+
+
+def test_string_escapes_survive_for_spark() -> None:
+    # Spark unescapes backslashes in string literals: '\s+' must reach it as '\\s+'.
+    sql = to_spark(r"SELECT regexp_replace(trim(name), '\s+', ' ', 'g') FROM raw.products")
+    assert r"REGEXP_REPLACE(TRIM(name), '\\s+', ' ')" in sql
+
+
+@pytest.mark.parametrize("model", load_models(), ids=lambda m: m.table)
+def test_every_model_and_its_checks_translate(model, caplog: pytest.LogCaptureFixture) -> None:
+    columns = list(sqlglot.parse_one(model.sql, read="duckdb").named_selects)
+    statements = [model.sql, plain_sql(model), wrapped_sql(model, columns)]
+    statements += [check_sql(model.table, {"previous_rows": 100, **spec}) for spec in model.checks]
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        for statement in statements:
+            translated = to_spark(statement)
+            assert not any("." in name for name in _tables(translated)), translated
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize(
+    ("duckdb", "spark"),
+    [("BIGINT", "BIGINT"), ("VARCHAR", "STRING"), ("DOUBLE", "DOUBLE"), ("DATE", "DATE"),
+     ("BOOLEAN", "BOOLEAN"), ("TIMESTAMP", "TIMESTAMP_NTZ"), ("TIMESTAMPTZ", "TIMESTAMP")],
+)
+def test_duckdb_types_map_to_spark(duckdb: str, spark: str) -> None:
+    assert spark_type(duckdb) == spark
+
+
+def test_shuffle_partitions_follow_the_data() -> None:
+    assert shuffle_partitions(10_000_000, parallelism=4) == 4  # small data: one per core
+    assert shuffle_partitions(1024**3, parallelism=4) == 16  # 1 GiB: one per 64 MiB
+    assert shuffle_partitions(10**15, parallelism=4) == 2000  # capped
