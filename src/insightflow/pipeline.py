@@ -107,21 +107,20 @@ class Lakehouse:
             self._clean_staging()
             staging = self.layout.staging / run_id
             record = RunRecord(run_id, "running", engine, str(folder), started, started)
+            adapter = None
             try:
                 clock = time.perf_counter()
                 report = crawl(folder)
                 report.raise_for_rejected()
                 step("crawl", time.perf_counter() - clock, sum(f.sniffed.records for f in report.accepted))
+                # The engine first: one that cannot start (no PySpark, no Java) must not leave loads behind.
+                adapter = create_engine(engine, **(engine_options or {}))
                 clock = time.perf_counter()
                 loads = ingest(self.catalog, report.accepted)
                 step("ingest", time.perf_counter() - clock, sum(load.rows for load in loads.loaded))
-                adapter = create_engine(engine, **(engine_options or {}))
-                try:
-                    result = build_all(
-                        adapter, self.catalog, staging, on_step=step, previous_rows=self._published_rows()
-                    )
-                finally:
-                    adapter.close()
+                result = build_all(
+                    adapter, self.catalog, staging, on_step=step, previous_rows=self._published_rows()
+                )
                 record.checks = [check_record(c) for c in result.checks]
                 clock = time.perf_counter()
                 record.snapshots = publish(self.catalog, result, run_id)
@@ -142,6 +141,8 @@ class Lakehouse:
                 record.status, record.error = "failed", f"{type(error).__name__}: {error}"
                 raise
             finally:
+                if adapter is not None:
+                    adapter.close()
                 record.steps = steps
                 record.finished_at = datetime.now(UTC)
                 self._record(record, staging)

@@ -160,7 +160,8 @@ def test_query_returns_plain_rows_and_one_line_errors(spark, tmp_path: Path) -> 
 
 @pytest.mark.spark
 def test_a_model_failing_on_spark_fails_the_run_and_commits_nothing(
-    spark, lake: Lakehouse, small_export: Path, monkeypatch: pytest.MonkeyPatch
+    spark, lake: Lakehouse, small_export: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     lake.run(small_export)  # a good DuckDB run: what readers see must not change
     before = {t.name: t.snapshot_id for t in lake.tables()}
@@ -177,6 +178,7 @@ def test_a_model_failing_on_spark_fails_the_run_and_commits_nothing(
         lake.run(small_export, engine="spark", engine_options={"session": spark})
     message = str(caught.value)
     assert "\n" not in message and len(message) <= 400
+    assert "SQLQueryContextLogger" not in capsys.readouterr().err  # no JSON stack trace from PySpark
     assert message.startswith("model curated.product_dim failed on Spark: ")
     assert "no_such_column" in message
     after = {t.name: t.snapshot_id for t in lake.tables() if t.name != "ops.runs"}

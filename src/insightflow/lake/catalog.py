@@ -136,6 +136,15 @@ class LakeCatalog:
         columns = tuple((f.name, _duckdb_type(f.field_type)) for f in schema.fields)
         return TableFiles(name, snapshot.snapshot_id if snapshot else None, files, columns)
 
+    def empty_snapshot(self, name: str) -> int | None:
+        """The current snapshot id of ``name`` if the table exists and holds no row, else None."""
+        if not self.exists(name):
+            return None
+        snapshot = self.load(name).current_snapshot()
+        if snapshot is None or snapshot.summary is None:
+            return None
+        return snapshot.snapshot_id if snapshot.summary.get("total-records") == "0" else None
+
     def snapshots(self, name: str) -> list[SnapshotInfo]:
         """A table's snapshots, oldest first."""
         table = self.load(name)

@@ -85,7 +85,9 @@ def publish(catalog: LakeCatalog, result: TransformResult, run_id: str) -> dict[
             build.table, build.published_files, overwrite=True, properties=properties
         )
         if build.quarantine_table:
-            snapshots[build.quarantine_table] = catalog.commit(
+            unchanged = catalog.empty_snapshot(build.quarantine_table) if build.quarantined == 0 else None
+            # An empty quarantine that was empty already keeps its snapshot: nothing to commit.
+            snapshots[build.quarantine_table] = unchanged or catalog.commit(
                 build.quarantine_table, build.quarantine_files, overwrite=True, properties=properties
             )
     return snapshots

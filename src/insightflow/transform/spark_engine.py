@@ -9,6 +9,7 @@ engines apart, and the models after it read the staged files back.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -35,7 +36,7 @@ from insightflow.transform.models import (
     plain_sql,
     wrapped_sql,
 )
-from insightflow.transform.spark_sql import SEPARATOR, spark_type, table_name, to_spark, view_name
+from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
 
 try:  # PySpark is an optional extra: `pip install 'insightflow[spark]'`
     from py4j.protocol import Py4JError
@@ -66,7 +67,6 @@ _SETTINGS: dict[str, str] = {
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     # Quarantined rows keep their NULL values in `record`, as DuckDB's to_json does.
     "spark.sql.jsonGenerator.ignoreNullFields": "false",
-    "spark.sql.sources.partitionOverwriteMode": "static",
     "spark.sql.catalogImplementation": "in-memory",
 }
 # Local mode only: never bind to a network interface.
@@ -135,10 +135,11 @@ class SparkEngine:
         else:
             self._owns_session = SparkSession.getActiveSession() is None
             self.spark = start_session(master or DEFAULT_MASTER, self.conf)
-        for key, value in {**_SETTINGS, **self.conf}.items():
+        settings = {**_SETTINGS, "spark.sql.parquet.compression.codec": compression, **self.conf}
+        for key, value in settings.items():
             if self.spark.conf.isModifiable(key):  # session settings; the rest were set at start
                 self.spark.conf.set(key, value)
-        self.spark.conf.set("spark.sql.parquet.compression.codec", compression)
+        _quiet_query_errors()
         self._parallelism = self.spark.sparkContext.defaultParallelism
 
     # --- the Engine protocol ----------------------------------------------------------------
@@ -298,10 +299,8 @@ class SparkEngine:
     def _one_line(self, error: Exception) -> str:
         """The first line of a Spark error, with view names spelled as the tables they stand for."""
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        for view in self._views:
+        for view in sorted(self._views, key=len, reverse=True):
             message = message.replace(view, table_name(view))
-        if SEPARATOR in message:
-            message = message.replace("`", "")
         return " ".join(message.split())[:300]
 
 
@@ -328,6 +327,17 @@ def start_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
         raise UsageError(f"could not start Spark ({master}): {first}") from None
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _quiet_query_errors() -> None:
+    """PySpark 4 logs every failed query with its JVM stack trace as JSON on stderr; the engine
+    reports the failure itself, on one line (a ModelError), so those loggers keep quiet."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # PySpark 3.5 has no such logging
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
 _LOG4J = """\
