@@ -190,11 +190,14 @@ def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
     _print_kpis(lakehouse.kpis())
     flag = f" --lake {lake}" if lake else ""
+    # as invoked (e.g. .venv/bin/insightflow from `make demo`), so the hints can be pasted as they are
+    program = sys.argv[0] if "/" in sys.argv[0] and sys.argv[0].endswith("insightflow") else "insightflow"
     _OUT.print("\nNext, try:")
-    _OUT.print(f'  insightflow sql "SELECT shipping_mode, count(*) FROM marts.order_summary GROUP BY 1"{flag}')
-    _OUT.print(f"  insightflow quarantine{flag}")
-    _OUT.print(f"  insightflow tables{flag}")
-    _OUT.print(f"  insightflow history{flag}")
+    _OUT.print(f'  {program} sql "SELECT shipping_mode, count(*) FROM marts.order_summary GROUP BY 1"{flag}')
+    _OUT.print(f"  {program} dashboard{flag}      # then open http://127.0.0.1:8501")
+    _OUT.print(f"  {program} quarantine{flag}")
+    _OUT.print(f"  {program} tables{flag}")
+    _OUT.print(f"  {program} history{flag}")
 
 
 @app.command()
