@@ -16,9 +16,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from insightflow.errors import InsightFlowError, UsageError
+from insightflow.lake import RunRecord
 from insightflow.pipeline import Lakehouse
 
 app = typer.Typer(
@@ -114,11 +116,21 @@ def ingest(
     _OUT.print(table)
 
 
+class Stage(str, Enum):
+    all = "all"
+    ingest = "ingest"
+    dims = "dims"
+    facts = "facts"
+
+
 @app.command()
 def run(
     source: Annotated[
         Path | None, typer.Option("--source", help="Folder of CSV exports [default: the lake's inbox/].")
     ] = None,
+    stage: Annotated[
+        Stage, typer.Option("--stage", help="Run one stage: ingest, dims (job 1) or facts (job 2).")
+    ] = Stage.all,
     engine: Annotated[EngineName, typer.Option("--engine", help="Engine that runs the models.")] = EngineName.duckdb,
     spark_master: Annotated[
         str | None,
@@ -137,13 +149,10 @@ def run(
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run."""
-    lakehouse = _lake(lake)
-    err = Console(stderr=True, highlight=False)
+    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run.
 
-    def show(step: str, seconds: float, rows: int) -> None:
-        err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
-
+    The run is the Dagster job of `insightflow ui`, executed in this process.
+    """
     options: dict = {}
     if spark_master:
         options["master"] = spark_master
@@ -152,8 +161,52 @@ def run(
         if bad:
             raise UsageError(f"--spark-conf takes KEY=VALUE, got {', '.join(map(repr, bad))}")
         options["conf"] = {key.strip(): value for key, _, value in (i.partition("=") for i in spark_conf)}
-    record = lakehouse.run(source, engine=engine.value, engine_options=options, on_step=show)
+    job = "insightflow" if stage is Stage.all else f"insightflow_{stage.value}"
+    record = _orchestrated(_lake(lake), source, job=job, engine=engine.value, engine_options=options, debug=debug)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+
+
+def _orchestrated(lakehouse: Lakehouse, source: Path | None, **options: object) -> RunRecord:
+    """Run a job of the orchestrator with a live display of its steps, then their summary."""
+    from insightflow.orchestration import run_job
+
+    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def started(step: str) -> None:
+            progress.update(task, description=f"{step} ...")
+
+        def finished(step: str, seconds: float, rows: int) -> None:
+            if err.is_terminal:  # live, above the spinner; logs get the table at the end
+                progress.console.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
+
+        # a failure is one line (`insightflow history` shows the failed run's steps)
+        record = run_job(lakehouse, source, on_start=started, on_step=finished, **options)  # type: ignore[arg-type]
+    _print_steps(err, [record])
+    return record
+
+
+def _print_steps(console: Console, runs: list[RunRecord]) -> None:
+    """Per step of each run: time, rows in and out, quarantined rows, bytes written, attempts."""
+    table = Table("run", "step", "status", "seconds", "rows in", "rows out", "quarantined", "written",
+                  "ratio", "attempts")
+    for run in runs:
+        for i, step in enumerate(run.steps):
+            def number(key: str) -> str:
+                return "-" if step.get(key) is None else f"{step[key]:,}"
+
+            written = step.get("bytes_written") or 0
+            ratio = step.get("compression_ratio")
+            table.add_row(
+                run.run_id if i == 0 else "", step["step"], step.get("status", run.status),
+                f"{step['seconds']:.2f}", number("rows_in"), number("rows"), number("quarantined"),
+                f"{written / 1e6:,.2f} MB" if written else "-", f"{ratio:.1f}x" if ratio else "-",
+                str(step.get("attempts", 1)),
+            )
+    if table.row_count:
+        console.print(table)
 
 
 @app.command()
@@ -183,10 +236,8 @@ def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
     err = Console(stderr=True, highlight=False)
     err.print(f"generating a synthetic export into {lakehouse.layout.inbox} ...")
 
-    def show(step: str, seconds: float, rows: int) -> None:
-        err.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
-
-    record = lakehouse.demo(on_step=show)
+    lakehouse.generate_demo()
+    record = _orchestrated(lakehouse, lakehouse.layout.inbox, debug=debug)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
     _print_kpis(lakehouse.kpis())
     flag = f" --lake {lake}" if lake else ""
@@ -436,19 +487,40 @@ def history(
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """The recorded runs, newest last, with per-step timings."""
-    runs = _lake(lake).history()[-last:]
+    """The recorded runs, newest last, then each step of them: time, rows, bytes written."""
+    runs = _lake(lake).history()[-last:] if last > 0 else []
     if format is TableFormat.json:
         _json([r.__dict__ | {"seconds": r.seconds} for r in runs])
         return
-    table = Table("run", "status", "started (UTC)", "seconds", "steps", "checks", "error")
+    table = Table("run", "status", "started (UTC)", "seconds", "checks", "error")
     for r in runs:
-        steps = ", ".join(f"{s['step'].split('.')[-1]} {s['seconds']:.2f}s" for s in r.steps)
         statuses = [c.get("status", "pass") for c in r.checks]
         checks = f"{statuses.count('pass')} pass, {statuses.count('warn')} warn, {statuses.count('fail')} fail"
-        table.add_row(r.run_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.seconds:.2f}", steps,
+        table.add_row(r.run_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", f"{r.seconds:.2f}",
                       checks if statuses else "-", r.error or "")
     _OUT.print(table)
+    _print_steps(_OUT, runs)
+
+
+@app.command()
+def metrics(
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The runs' metrics in the Prometheus text format (also in LAKE/metrics/insightflow.prom)."""
+    sys.stdout.write(_lake(lake).metrics())
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 3000,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the orchestrator's UI (Dagster: assets, runs, schedule, inbox sensor) on 127.0.0.1."""
+    from insightflow.orchestration.ui import serve as serve_ui
+
+    serve_ui(_lake(lake).layout.root, port)
 
 
 @app.command()

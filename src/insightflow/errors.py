@@ -60,3 +60,22 @@ class UsageError(InsightFlowError):
     """An argument or setting is out of range or points somewhere unusable."""
 
     exit_code = 2
+
+
+class TransientError(InsightFlowError):
+    """A failure that may pass when tried again (a busy resource, a dropped connection).
+
+    The orchestrated run retries the step that raised it (``retries`` and ``retry_delay`` in the
+    settings); every other error fails the run at once.
+    """
+
+    exit_code = 75  # EX_TEMPFAIL
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying the step that raised ``error`` may succeed."""
+    if isinstance(error, TransientError | LakeBusyError | TimeoutError | ConnectionError | BlockingIOError):
+        return True
+    if type(error).__name__ == "OperationalError":  # sqlite3 / SQLAlchemy: "database is locked"
+        return "locked" in str(error) or "busy" in str(error)
+    return False

@@ -9,17 +9,14 @@
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from insightflow.crawl import CrawlReport, crawl
-from insightflow.errors import InsightFlowError, LakeError, QualityGateError
-from insightflow.faults import checkpoint
+from insightflow.errors import InsightFlowError
 from insightflow.ingest import IngestResult, ingest
 from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
@@ -33,11 +30,8 @@ from insightflow.query import (
     QueryResult,
     QueryService,
 )
-from insightflow.quality import check_record
-from insightflow.transform import build_all, publish
-from insightflow.transform.engines import create_engine
-
-StepCallback = Callable[[str, float, int], None]
+from insightflow.session import RunSession, StepCallback
+from insightflow.transform import load_models
 
 
 @dataclass
@@ -92,83 +86,29 @@ class Lakehouse:
         ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
         ``engine_options`` go to its constructor. A failing run publishes nothing and is recorded
         with its error; the error is re-raised.
+
+        This is the plain call, without the orchestrator; ``insightflow run`` runs the same steps
+        as a Dagster job (``insightflow.orchestration.run_job``), with retries and run history.
         """
-        folder = Path(source) if source else self.layout.inbox
-        started = datetime.now(UTC)
-        run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        steps: list[dict] = []
+        session = RunSession(self, source, engine=engine, engine_options=engine_options, on_step=on_step)
+        with session:
+            session.ingest()
+            for model in load_models():
+                session.build(model)
+            session.publish()
+        return session.record
 
-        def step(name: str, seconds: float, rows: int) -> None:
-            steps.append({"step": name, "seconds": round(seconds, 4), "rows": rows})
-            if on_step:
-                on_step(name, seconds, rows)
-
-        with lake_lock(self.layout, self.lock_timeout):
-            self._clean_staging()
-            staging = self.layout.staging / run_id
-            record = RunRecord(run_id, "running", engine, str(folder), started, started)
-            adapter = None
-            try:
-                clock = time.perf_counter()
-                report = crawl(folder)
-                report.raise_for_rejected()
-                step("crawl", time.perf_counter() - clock, sum(f.sniffed.records for f in report.accepted))
-                # The engine first: one that cannot start (no PySpark, no Java) must not leave loads behind.
-                adapter = create_engine(engine, **(engine_options or {}))
-                clock = time.perf_counter()
-                loads = ingest(self.catalog, report.accepted)
-                step("ingest", time.perf_counter() - clock, sum(load.rows for load in loads.loaded))
-                result = build_all(
-                    adapter, self.catalog, staging, on_step=step, previous_rows=self._published_rows()
-                )
-                record.checks = [check_record(c) for c in result.checks]
-                clock = time.perf_counter()
-                record.snapshots = publish(self.catalog, result, run_id)
-                step("publish", time.perf_counter() - clock, sum(b.rows for b in result.builds))
-                record.status = "success"
-            except QualityGateError as error:
-                record.status, record.error = "failed", str(error)
-                record.checks = [check_record(c) for c in error.checks]
-                raise
-            except InsightFlowError as error:
-                record.status, record.error = "failed", str(error)
-                raise
-            except OSError as error:  # disk full, permissions: nothing more is published
-                record.status = "failed"
-                record.error = f"writing to the lake at {self.layout.root} failed: {error.strerror or error}"
-                raise LakeError(record.error) from error
-            except Exception as error:
-                record.status, record.error = "failed", f"{type(error).__name__}: {error}"
-                raise
-            finally:
-                if adapter is not None:
-                    adapter.close()
-                record.steps = steps
-                record.finished_at = datetime.now(UTC)
-                self._record(record, staging)
-                shutil.rmtree(staging, ignore_errors=True)
-        return record
-
-    def _record(self, record: RunRecord, staging: Path) -> None:
-        """Append the run to ``ops.runs`` (for a successful run: the publish point)."""
-        if record.status == "running":  # interrupted (KeyboardInterrupt): nothing to say
-            return
-        checkpoint("record-run")
-        if record.status == "success":
-            record_run(self.catalog, record, staging)
-            return
-        try:  # a failed run is recorded when the lake lets us; its own error is what matters
-            record_run(self.catalog, record, staging)
-        except (InsightFlowError, OSError):
-            pass
-
-    def demo(self, *, scale: float = 1.0, seed: int = 42, on_step: StepCallback | None = None) -> RunRecord:
-        """Generate a synthetic export into the lake's inbox and run the whole pipeline on it."""
+    def generate_demo(self, *, scale: float = 1.0, seed: int = 42) -> Path:
+        """Write a synthetic export into the lake's inbox; returns the inbox."""
         from insightflow.generate import generate  # numpy-heavy; only the demo needs it
 
         self.layout.create()
         generate(self.layout.inbox, scale=scale, seed=seed)
-        return self.run(self.layout.inbox, on_step=on_step)
+        return self.layout.inbox
+
+    def demo(self, *, scale: float = 1.0, seed: int = 42, on_step: StepCallback | None = None) -> RunRecord:
+        """Generate a synthetic export into the lake's inbox and run the whole pipeline on it."""
+        return self.run(self.generate_demo(scale=scale, seed=seed), on_step=on_step)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -216,6 +156,14 @@ class Lakehouse:
     def history(self) -> list[RunRecord]:
         return list_runs(self.catalog) if self.layout.exists() else []
 
+    def metrics(self) -> str:
+        """The metrics of the lake's runs in the Prometheus text format."""
+        from insightflow.monitoring import render_metrics
+
+        if not self.layout.exists():
+            raise InsightFlowError(f"the lake at {self.layout.root} has no run yet; run `insightflow run` first")
+        return render_metrics(self.catalog)
+
     def quarantine(self, table: str | None = None) -> list[dict]:
         """Refused rows of the published run: table, source_file, line, reason, values."""
         self._require_published()
@@ -256,13 +204,6 @@ class Lakehouse:
             if run.run_id == run_id:
                 return run
         raise InsightFlowError(f"no run {run_id}; `insightflow history` lists the runs")
-
-    def _published_rows(self) -> dict[str, int]:
-        """Rows of each table in the last successful run (from its recorded steps)."""
-        if not self.layout.exists():
-            return {}
-        runs = [r for r in list_runs(self.catalog) if r.status == "success" and r.engine != "rollback"]
-        return {s["step"]: s["rows"] for s in runs[-1].steps} if runs else {}
 
     def _clean_staging(self) -> None:
         """Remove what a crashed run left: staged files and data files no snapshot references."""

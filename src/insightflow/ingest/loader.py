@@ -10,6 +10,9 @@ text there too — so that the models can quarantine them with a reason and noth
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -50,8 +53,9 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
     """Load every accepted file of a crawl into its raw table, one Iceberg append per file.
 
     Files are parsed into staging first and committed after, so that the catalog (slow to import
-    and open) is needed only at the end — unless a file was landed before, which may mean its
-    content is already ingested: that is asked of the catalog before parsing it.
+    and open) is needed only at the end: it opens in the background meanwhile — unless a file was
+    landed before, which may mean its content is already ingested: that is asked of the catalog
+    before parsing it.
     """
     result = IngestResult()
     known: dict[str, set[str]] = {}
@@ -61,16 +65,19 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
             known[table] = _ingested_hashes(catalog, table)
         return sha256 in known[table]
 
+    catalog.open_in_background()
     staged: list[_StagedLoad] = []
-    for report in files:
-        assert report.contract is not None and report.sniffed is not None
-        contract = report.contract
-        landed = land(catalog.layout.landing, report.path, report.sniffed.quote)
-        batch = {(s.report.contract.table, s.landed.sha256) for s in staged if s.report.contract}
-        if (contract.table, landed.sha256) in batch or (not landed.new and ingested(contract.table, landed.sha256)):
-            result.loads.append(_skipped(report, landed))
-            continue
-        staged.append(_stage(catalog, report, landed))
+    with closing(_landed_one_ahead(catalog, files)) as landed_files:
+        for report, landed in landed_files:
+            assert report.contract is not None
+            contract = report.contract
+            batch = {(s.report.contract.table, s.landed.sha256) for s in staged if s.report.contract}
+            if (contract.table, landed.sha256) in batch or (
+                not landed.new and ingested(contract.table, landed.sha256)
+            ):
+                result.loads.append(_skipped(report, landed))
+                continue
+            staged.append(_stage(catalog, report, landed))
     for load in staged:
         assert load.report.contract is not None
         if ingested(load.report.contract.table, load.landed.sha256):  # a landing copy was lost
@@ -80,6 +87,31 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
         result.loads.append(_commit(catalog, load))
         known[load.report.contract.table].add(load.landed.sha256)
     return result
+
+
+def _landed_one_ahead(catalog: LakeCatalog, files: list[FileReport]) -> Iterator[tuple[FileReport, Landed]]:
+    """Each file with its landing copy, in order; the next file is landed while this one is parsed.
+
+    Landing (hash, UTF-8 check, copy) is Python work and parsing is DuckDB's, which releases the
+    GIL, so the two overlap. A file's landing error is raised when that file's turn comes, as if
+    the files were landed one by one.
+    """
+
+    def land_file(report: FileReport) -> Landed:
+        assert report.sniffed is not None
+        return land(catalog.layout.landing, report.path, report.sniffed.quote)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insightflow-land") as pool:
+        upcoming = [pool.submit(land_file, files[0])] if files else []
+        try:
+            for index, report in enumerate(files):
+                landed = upcoming.pop().result()
+                if index + 1 < len(files):
+                    upcoming.append(pool.submit(land_file, files[index + 1]))
+                yield report, landed
+        finally:
+            for future in upcoming:  # a failed parse: the next landing is finished, not torn
+                future.cancel()
 
 
 def _skipped(report: FileReport, landed: Landed) -> LoadResult:

@@ -56,17 +56,22 @@ def write_typed(
     valid_file = staging / "part-00000.parquet"
     with duckdb.connect() as con:
         con.execute("SET preserve_insertion_order = true")  # record numbers follow the file
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET temp_directory = {literal(str(staging / 'spill'))}")
         projections = _projections(sniffed.header, columns, matched, contract, typed=True)
         source = landed.path
         for attempt in ("as landed", "with its line ends made uniform"):
             reader = _reader_sql(source, sniffed, columns, matched, contract)
             try:
+                # The records go to a table in file order first: a table's rowid numbers them in
+                # parallel, where row_number() OVER () would be a single-threaded streaming window.
+                con.execute(f"CREATE OR REPLACE TEMP TABLE records AS SELECT * FROM {reader}")
                 con.execute(
-                    f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, _record + 1 AS _source_line, "
-                    f"CAST(NULL AS VARCHAR) AS _invalid "
-                    f"FROM (SELECT row_number() OVER () AS _record, * FROM {reader})) "
+                    f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, rowid + 2 AS _source_line, "
+                    f"CAST(NULL AS VARCHAR) AS _invalid FROM records) "
                     f"TO {literal(str(valid_file))} {PARQUET}"
                 )
+                con.execute("DROP TABLE records")
                 break
             except duckdb.Error as error:
                 # DuckDB's strict reader (which refuses a record with extra fields rather than

@@ -102,6 +102,26 @@ class LakeCatalog:
                 )
             return self._iceberg
 
+    def open_in_background(self) -> None:
+        """Start opening the catalog (importing PyIceberg, about a second) on a background thread.
+
+        For a caller with other work to do first, such as ingest parsing its files (DuckDB releases
+        the GIL while it parses). The first use of the catalog waits for the opening to finish; an
+        error in the background is left for that first use to raise.
+        """
+        if self._iceberg is not None:
+            return
+
+        def open_catalog() -> None:
+            try:
+                self._catalog  # noqa: B018 - opened for its side effect
+                import pyiceberg.io.pyarrow  # noqa: F401 - what a commit imports next
+                import pyiceberg.table  # noqa: F401
+            except Exception:  # noqa: BLE001, S110 - the first use in the foreground raises it
+                pass
+
+        threading.Thread(target=open_catalog, name="insightflow-catalog-open", daemon=True).start()
+
     # --- reading -------------------------------------------------------------------------------
 
     def table_names(self) -> list[str]:
@@ -138,9 +158,10 @@ class LakeCatalog:
 
     def empty_snapshot(self, name: str) -> int | None:
         """The current snapshot id of ``name`` if the table exists and holds no row, else None."""
-        if not self.exists(name):
+        try:
+            snapshot = self.load(name).current_snapshot()
+        except TableNotFound:
             return None
-        snapshot = self.load(name).current_snapshot()
         if snapshot is None or snapshot.summary is None:
             return None
         return snapshot.snapshot_id if snapshot.summary.get("total-records") == "0" else None
@@ -184,8 +205,8 @@ class LakeCatalog:
                 raise LakeError(f"{name}: the staged file {staged} is not valid Parquet ({error}); "
                                 "nothing more of this run is published") from None
         schema = schemas[0]
-        table = _retrying(name, lambda: self._load_or_create(name, schema))
-        data_dir = Path(_local_path(table.location())) / "data"
+        loaded = [_retrying(name, lambda: self._load_or_create(name, schema))]
+        data_dir = Path(_local_path(loaded[0].location())) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         prefix = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         final_paths = []
@@ -193,23 +214,33 @@ class LakeCatalog:
             target = data_dir / f"{prefix}-{index:05d}.parquet"
             shutil.move(staged, target)
             final_paths.append(str(target))
-        return _retrying(name, lambda: self._commit_files(name, schema, final_paths, overwrite, properties))
+
+        def attempt() -> int:  # the table as just loaded, then (on a retry) as it is now
+            table = loaded.pop() if loaded else self.load(name)
+            return self._commit_files(table, schema, final_paths, overwrite, properties)
+
+        return _retrying(name, attempt)
 
     def _commit_files(
-        self, name: str, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None
+        self, table: Table, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None
     ) -> int:
-        """One Iceberg transaction: evolve the schema if needed, then append or replace the files."""
+        """One Iceberg transaction: evolve the schema if needed, then append or replace the files.
+
+        PyIceberg rebuilds (deep-copies) the table metadata on every read of
+        ``Transaction.table_metadata``, so it is read only when it may have changed.
+        """
         from pyiceberg.io.pyarrow import parquet_file_to_data_file
         from pyiceberg.table import TableProperties
 
-        table = self.load(name)
         with table.transaction() as tx:
-            new_columns = [f for f in schema if f.name not in {c.name for c in tx.table_metadata.schema().fields}]
-            if new_columns:
+            metadata = table.metadata
+            known = {c.name for c in metadata.schema().fields}
+            if any(f.name not in known for f in schema):
                 with tx.update_schema() as update:
-                    update.union_by_name(schema)
-            if tx.table_metadata.name_mapping() is None:
-                mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+                    update.union_by_name(_optional(schema))
+                metadata = tx.table_metadata
+            if metadata.name_mapping() is None:
+                mapping = metadata.schema().name_mapping.model_dump_json()
                 tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
             update_snapshot = tx.update_snapshot(snapshot_properties=properties or {})
             producer = update_snapshot.overwrite() if overwrite else update_snapshot.fast_append()
@@ -217,9 +248,10 @@ class LakeCatalog:
                 if overwrite:
                     for task in table.scan().plan_files():
                         snapshot.delete_data_file(task.file)
+                metadata = tx.table_metadata
                 for path in paths:
-                    snapshot.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
-        table.refresh()
+                    snapshot.append_data_file(parquet_file_to_data_file(table.io, metadata, path))
+        # The commit updated ``table`` to the new metadata: no reload needed.
         current = table.current_snapshot()
         assert current is not None
         return current.snapshot_id
@@ -262,19 +294,28 @@ class LakeCatalog:
         return removed
 
     def _load_or_create(self, name: str, schema: pa.Schema) -> Table:
-        from pyiceberg.exceptions import NamespaceAlreadyExistsError
+        from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 
-        if self._catalog.table_exists(name):
+        try:
             return self._catalog.load_table(name)
+        except NoSuchTableError:
+            pass
         namespace = name.split(".")[0]
         try:
             self._catalog.create_namespace(namespace)
         except NamespaceAlreadyExistsError:
             pass
-        # Every column optional: DuckDB marks a Parquet column "required" when a file happens to
-        # hold no NULL, and a table created from such a file would refuse the next file that has one.
-        nullable = pa.schema([field.with_nullable(True) for field in schema])
-        return self._catalog.create_table(name, schema=nullable)
+        return self._catalog.create_table(name, schema=_optional(schema))
+
+
+def _optional(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every column optional.
+
+    DuckDB marks a Parquet column "required" when it knows the column holds no NULL (it does when
+    it writes from a table), and a table or column created from such a file would refuse the next
+    file that has one.
+    """
+    return pa.schema([field.with_nullable(True) for field in schema])
 
 
 #: Attempts of a catalog operation that failed for a transient reason, and the first pause.

@@ -88,3 +88,52 @@ def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
 def last_successful_run(catalog: LakeCatalog) -> RunRecord | None:
     successes = [r for r in list_runs(catalog) if r.status == "success"]
     return successes[-1] if successes else None
+
+
+HISTORY_TABLE = "ops.run_history"
+
+_HISTORY_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("orchestrator_run_id", pa.string()),
+        ("run_status", pa.string()),
+        ("run_started_at", pa.timestamp("us")),
+        ("step", pa.string()),
+        ("step_status", pa.string()),
+        ("seconds", pa.float64()),
+        ("rows_in", pa.int64()),
+        ("rows_out", pa.int64()),
+        ("quarantined", pa.int64()),
+        ("bytes_in", pa.int64()),
+        ("bytes_written", pa.int64()),
+        ("compression_ratio", pa.float64()),
+        ("attempts", pa.int32()),
+    ]
+)
+
+
+def record_history(catalog: LakeCatalog, run: RunRecord, orchestrator_run_id: str | None, staging: Path) -> int:
+    """Append one row per step of ``run`` to ``ops.run_history`` (the monitoring log)."""
+    rows = [
+        {
+            "run_id": run.run_id,
+            "orchestrator_run_id": orchestrator_run_id,
+            "run_status": run.status,
+            "run_started_at": run.started_at,
+            "step": step["step"],
+            "step_status": step.get("status", run.status),
+            "seconds": step["seconds"],
+            "rows_in": step.get("rows_in"),
+            "rows_out": step["rows"],
+            "quarantined": step.get("quarantined", 0),
+            "bytes_in": step.get("bytes_in", 0),
+            "bytes_written": step.get("bytes_written", 0),
+            "compression_ratio": step.get("compression_ratio"),
+            "attempts": step.get("attempts", 1),
+        }
+        for step in run.steps
+    ]
+    staging.mkdir(parents=True, exist_ok=True)
+    path = staging / f"history-{run.run_id}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA), path, compression="zstd")
+    return catalog.commit(HISTORY_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})

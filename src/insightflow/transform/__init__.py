@@ -3,15 +3,14 @@
 from insightflow.transform.duckdb_engine import DuckDBEngine
 from insightflow.transform.engine import BuildResult, Engine
 from insightflow.transform.models import Model, load_models
-from insightflow.transform.runner import TransformResult, build_all, publish
+from insightflow.transform.runner import build_model, publish
 
 __all__ = [
     "BuildResult",
     "DuckDBEngine",
     "Engine",
     "Model",
-    "TransformResult",
-    "build_all",
+    "build_model",
     "load_models",
     "publish",
 ]

@@ -1,85 +1,43 @@
-"""Build every model on an engine, check it, and publish the results as one run.
+"""Build a model on an engine and check it; publish built models.
 
-Nothing is committed until every model has been built and every ``error`` check has passed; then
-each table and its quarantine are committed (full overwrite), and the run's record — the publish
-point readers follow — is appended last.
+A run (``insightflow.session``) builds every model into staging first; only when every ``error``
+check has passed are the tables and their quarantines committed (full overwrite), and the run's
+record — the publish point readers follow — is appended last.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from insightflow.errors import LakeError, QualityGateError
 from insightflow.faults import checkpoint
 from insightflow.lake import LakeCatalog
 from insightflow.quality import CheckResult, run_checks
 from insightflow.transform.engine import BuildResult, Engine
-from insightflow.transform.models import Model, load_models
-
-StepCallback = Callable[[str, float, int], None]
+from insightflow.transform.models import Model
 
 
-@dataclass
-class TransformResult:
-    builds: list[BuildResult] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
+def build_model(
+    engine: Engine, model: Model, staging: Path, previous_rows: int | None = None
+) -> tuple[BuildResult, list[CheckResult]]:
+    """Build one model into ``staging`` and run its checks (and its row conservation).
 
-
-def source_tables(models: tuple[Model, ...]) -> list[str]:
-    """Tables the models read but do not build: the raw tables."""
-    built = {m.table for m in models}
-    return sorted({d for m in models for d in m.depends_on if d not in built})
-
-
-def build_all(
-    engine: Engine,
-    catalog: LakeCatalog,
-    staging: Path,
-    *,
-    models: tuple[Model, ...] | None = None,
-    on_step: StepCallback | None = None,
-    previous_rows: dict[str, int] | None = None,
-) -> TransformResult:
-    """Build every model into ``staging`` and run its checks; raise if a blocking check fails.
-
-    ``previous_rows`` holds each table's rows in the last successful run (for ``volume`` checks).
+    ``previous_rows`` is the table's row count in the last successful run (for ``volume`` checks).
     """
-    models = models or load_models()
-    for name in source_tables(models):
-        if not catalog.exists(name):
-            raise LakeError(f"{name} has no data yet: ingest an export that holds its source file")
-        engine.register(catalog.resolve(name))
-    result = TransformResult()
-    for model in models:
-        checkpoint(f"build:{model.table}")
-        build = engine.build(model, staging)
-        result.builds.append(build)
-        started = time.perf_counter()
-        if model.conserves:
-            result.checks.append(_conservation(model, build))
-        result.checks += run_checks(
-            model.table, model.checks, engine.query, (previous_rows or {}).get(model.table)
-        )
-        build.seconds += time.perf_counter() - started
-        if on_step:
-            on_step(model.table, build.seconds, build.rows)
-    blocking = [c for c in result.checks if c.blocking]
-    if blocking:
-        summary = " | ".join(c.describe() for c in blocking)
-        error = QualityGateError(f"{len(blocking)} blocking checks failed, nothing published: {summary}")
-        error.checks = result.checks
-        raise error
-    return result
+    checkpoint(f"build:{model.table}")
+    build = engine.build(model, staging)
+    started = time.perf_counter()
+    checks = [_conservation(model, build)] if model.conserves else []
+    checks += run_checks(model.table, model.checks, engine.query, previous_rows)
+    build.seconds += time.perf_counter() - started
+    return build, checks
 
 
-def publish(catalog: LakeCatalog, result: TransformResult, run_id: str) -> dict[str, int]:
+def publish(catalog: LakeCatalog, builds: list[BuildResult], run_id: str) -> dict[str, int]:
     """Commit every built table and its quarantine; returns the new snapshot id of each."""
     snapshots = {}
     properties = {"insightflow.run-id": run_id}
-    for build in result.builds:
+    for build in builds:
         checkpoint(f"publish:{build.table}", build.published_files[0])
         snapshots[build.table] = catalog.commit(
             build.table, build.published_files, overwrite=True, properties=properties

@@ -14,12 +14,18 @@ checks:
 --- */
 -- The original filtered `WHERE shipping_date IS NOT NULL` and lost those orders silently; here a
 -- delivery without a usable date, mode or day count is quarantined with its reason.
-WITH deliveries AS (
+-- A shipping mode is normalised once per distinct mode (a handful), not once per delivery.
+WITH modes AS (
+    SELECT shipping_mode, initcap(trim(shipping_mode)) AS mode
+    FROM (SELECT DISTINCT shipping_mode FROM raw.deliveries) AS distinct_modes
+),
+deliveries AS (
     SELECT
-        *,
-        initcap(trim(shipping_mode)) AS mode,
-        upper(left(trim(delivery_status), 1)) || lower(substr(trim(delivery_status), 2)) AS status
-    FROM raw.deliveries
+        r.*,
+        m.mode,
+        upper(left(trim(r.delivery_status), 1)) || lower(substr(trim(r.delivery_status), 2)) AS status
+    FROM raw.deliveries AS r
+    LEFT JOIN modes AS m ON m.shipping_mode = r.shipping_mode
 ),
 ordered AS (
     SELECT DISTINCT order_id FROM curated.order_dim

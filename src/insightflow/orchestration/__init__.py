@@ -1,0 +1,12 @@
+"""Orchestration with Dagster: the pipeline as assets, checks, jobs, a schedule and a sensor.
+
+``build_definitions()`` wraps the library's steps (``insightflow.session``) as Dagster assets;
+``insightflow.definitions`` holds the ``Definitions`` that ``dagster dev -m insightflow.definitions``
+loads, and ``run_job()`` executes a job in-process — what ``insightflow run`` does.
+"""
+
+from insightflow.orchestration.definitions import JOBS, build_definitions
+from insightflow.orchestration.execute import run_job
+from insightflow.orchestration.instance import lake_instance
+
+__all__ = ["JOBS", "build_definitions", "lake_instance", "run_job"]

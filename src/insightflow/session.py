@@ -1,0 +1,364 @@
+"""One pipeline run as a sequence of steps: the units both the plain call and the Dagster job run.
+
+``Lakehouse.run()`` opens a session and calls its steps in order; the orchestrated job
+(``insightflow.orchestration``) opens one per Dagster run and calls the same steps, one asset each,
+so that a run from the command line and a scheduled run do the same work. A session holds the
+lake's lock from ``open()`` to ``close()``; nothing it builds is visible to readers until
+``publish()`` appends the run's record to ``ops.runs`` — a session closed without publishing is
+recorded as failed, with the step that failed and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+import pyarrow.parquet as pq
+
+from insightflow.crawl import crawl
+from insightflow.errors import InsightFlowError, LakeError, QualityGateError, TransientError
+from insightflow.faults import checkpoint
+from insightflow.ingest import IngestResult, ingest
+from insightflow.lake import RunRecord, list_runs, record_run
+from insightflow.lake.lock import lake_lock
+from insightflow.lake.runs import record_history
+from insightflow.quality import CheckResult, check_record
+from insightflow.transform.engine import BuildResult, Engine
+from insightflow.transform.engines import create_engine
+from insightflow.transform.models import Model, load_models
+from insightflow.transform.runner import build_model, publish
+
+if TYPE_CHECKING:
+    from insightflow.pipeline import Lakehouse
+
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[str, float, int], None]
+StartCallback = Callable[[str], None]
+
+
+@dataclass
+class StepRecord:
+    """What one step did: its time, rows in and out, bytes written, attempts."""
+
+    step: str
+    seconds: float = 0.0
+    rows: int = 0
+    rows_in: int | None = None
+    quarantined: int = 0
+    bytes_in: int = 0
+    bytes_written: int = 0
+    attempts: int = 0
+    status: str = "running"
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """Bytes before writing over bytes written: CSV over Parquet for ingest, Parquet's
+        uncompressed over compressed size for a model."""
+        return round(self.bytes_in / self.bytes_written, 2) if self.bytes_in and self.bytes_written else None
+
+    def as_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "seconds": round(self.seconds, 4),
+            "rows": self.rows,
+            "rows_in": self.rows_in,
+            "quarantined": self.quarantined,
+            "bytes_in": self.bytes_in,
+            "bytes_written": self.bytes_written,
+            "compression_ratio": self.compression_ratio,
+            "attempts": self.attempts,
+            "status": self.status,
+        }
+
+
+@dataclass
+class ModelOutcome:
+    """A model built into staging and its checks (not yet published)."""
+
+    model: Model
+    build: BuildResult
+    checks: list[CheckResult] = field(default_factory=list)
+    step: StepRecord | None = None
+
+    @property
+    def blocking(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.blocking]
+
+
+class RunSession:
+    """The state of one run: lock, staging folder, engine, steps done, the record to write."""
+
+    def __init__(
+        self,
+        lakehouse: Lakehouse,
+        source: str | Path | None = None,
+        *,
+        engine: str = "duckdb",
+        engine_options: dict | None = None,
+        on_step: StepCallback | None = None,
+        on_start: StartCallback | None = None,
+        orchestrator_run_id: str | None = None,
+    ) -> None:
+        self.lakehouse = lakehouse
+        self.layout = lakehouse.layout
+        self.source = Path(source) if source else self.layout.inbox
+        self.engine_name = engine
+        self.engine_options = engine_options or {}
+        self.on_step = on_step
+        self.on_start = on_start
+        self.orchestrator_run_id = orchestrator_run_id
+        started = datetime.now(UTC)
+        suffix = (orchestrator_run_id or uuid.uuid4().hex)[:6]
+        self.run_id = f"{started:%Y%m%dT%H%M%S}-{suffix}"
+        self.record = RunRecord(self.run_id, "running", engine, str(self.source), started, started)
+        self.staging = self.layout.staging / self.run_id
+        self.steps: dict[str, StepRecord] = {}
+        self.outcomes: dict[str, ModelOutcome] = {}
+        self.ingested: IngestResult | None = None
+        self.error: InsightFlowError | None = None
+        self.failed_step: str | None = None
+        self.published = False
+        self._engine: Engine | None = None
+        self._registered: set[str] = set()
+        self._stack = ExitStack()
+        self._locked = False
+        self._previous: RunRecord | None = None  # the published run (its snapshots are read)
+        self._previous_rows: dict[str, int] = {}  # rows per table of the last run that built them
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def open(self, lock_timeout: float | None = None) -> Self:
+        """Take the lake's lock and clean what a crashed run left behind."""
+        timeout = self.lakehouse.lock_timeout if lock_timeout is None else lock_timeout
+        self._stack.enter_context(lake_lock(self.layout, timeout))
+        self._locked = True
+        self.lakehouse._clean_staging()
+        if self.layout.exists():
+            successes = [r for r in list_runs(self.lakehouse.catalog) if r.status == "success"]
+            self._previous = successes[-1] if successes else None
+            built = [r for r in successes if r.engine != "rollback"]
+            self._previous_rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
+        return self
+
+    def close(self, error: BaseException | None = None) -> RunRecord:
+        """Record the run (failed unless it published), alert, release the lock."""
+        try:
+            running = [s.step for s in self.steps.values() if s.status in ("running", "retrying")]
+            if error is not None and (self.error is None or self.error is not error):
+                self.fail(running[-1] if running else self.failed_step or "run", error)
+            if not self.published:
+                if self.error is None and self.record.status == "running":
+                    self.error = InsightFlowError("the run stopped before it published anything")
+                self._finish("failed")
+            if self.record.status != "running":
+                self._after_record()
+        finally:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self._stack.close()
+        return self.record
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.close(error if isinstance(error, Exception) else None)
+        if isinstance(error, Exception) and self.error is not None and self.error is not error:
+            raise self.error from error  # OSError etc., told as the lake error it means
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def step(self, name: str) -> StepRecord:
+        """Start (or retry) the step ``name``."""
+        record = self.steps.setdefault(name, StepRecord(name))
+        record.attempts += 1
+        record.status = "running"
+        if self.on_start:
+            self.on_start(name)
+        return record
+
+    def fail(self, step: str, error: BaseException) -> InsightFlowError:
+        """Note that ``step`` failed; returns the error as the user is told it."""
+        if isinstance(error, InsightFlowError):
+            told = error
+        elif isinstance(error, OSError):  # disk full, permissions: nothing more is published
+            told = LakeError(f"writing to the lake at {self.layout.root} failed: {error.strerror or error}")
+        else:
+            told = InsightFlowError(f"{type(error).__name__}: {error}")
+        if told is not error:
+            told.__cause__ = error
+        if step in self.steps:
+            self.steps[step].status = "retrying" if isinstance(told, TransientError) else "failed"
+        first = self.error is None or isinstance(self.error, TransientError)
+        if first:
+            self.failed_step, self.error = step, told
+        elif isinstance(told, QualityGateError) and isinstance(self.error, QualityGateError):
+            self.error = told  # the gate's message lists every blocking check so far
+        return told
+
+    def _done(self, record: StepRecord, seconds: float) -> None:
+        record.seconds, record.status = seconds, "success"
+        if self.failed_step == record.step and isinstance(self.error, TransientError):
+            self.failed_step, self.error = None, None  # the retry succeeded
+        if self.on_step:
+            self.on_step(record.step, seconds, record.rows)
+
+    def ingest(self) -> IngestResult:
+        """Crawl the source folder and load its new files into the raw tables."""
+        record = self.step("crawl")
+        clock = time.perf_counter()
+        report = crawl(self.source)
+        report.raise_for_rejected()
+        record.rows = record.rows_in = sum(f.sniffed.records for f in report.accepted if f.sniffed)
+        record.bytes_in = sum(f.path.stat().st_size for f in report.accepted)
+        self._done(record, time.perf_counter() - clock)
+        # The engine first: one that cannot start (no PySpark, no Java) must not leave loads behind.
+        self.engine()
+        record = self.step("ingest")
+        clock = time.perf_counter()
+        checkpoint("ingest")
+        self.ingested = loads = ingest(self.lakehouse.catalog, report.accepted)
+        record.rows = sum(load.rows for load in loads.loaded)
+        record.rows_in = record.rows + sum(load.invalid_rows for load in loads.loaded)
+        sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
+        record.bytes_in = sum(sizes.get(load.file, 0) for load in loads.loaded)
+        record.bytes_written = self._added_bytes(loads)
+        self._done(record, time.perf_counter() - clock)
+        return loads
+
+    def build(self, model: Model) -> ModelOutcome:
+        """Build one model into staging and run its checks (publishes nothing)."""
+        record = self.step(model.table)
+        clock = time.perf_counter()
+        engine = self.engine()
+        for name in model.depends_on:
+            self._register(name)
+        build, checks = build_model(engine, model, self.staging, self._previous_rows.get(model.table))
+        self._registered.add(model.table)
+        record.rows, record.rows_in, record.quarantined = build.rows, build.input_rows, build.quarantined
+        files = [*build.published_files, *build.quarantine_files]
+        record.bytes_written = sum(f.stat().st_size for f in files)
+        record.bytes_in = sum(_uncompressed(f) for f in files)
+        outcome = self.outcomes[model.table] = ModelOutcome(model, build, checks, record)
+        self._done(record, time.perf_counter() - clock)
+        return outcome
+
+    def publish(self) -> RunRecord:
+        """Commit every built table and append the run's record: readers see the run from now."""
+        blocking = [o for o in self.outcomes.values() if o.blocking]
+        if blocking:
+            for outcome in blocking:
+                if outcome.step:
+                    outcome.step.status = "failed"
+            self.failed_step = blocking[0].model.table
+            raise self.quality_gate()
+        record = self.step("publish")
+        clock = time.perf_counter()
+        builds = [o.build for o in self.outcomes.values()]
+        snapshots = publish(self.lakehouse.catalog, builds, self.run_id)
+        carried = self._previous.snapshots if self._previous and self._partial() else {}
+        self.record.snapshots = {**carried, **snapshots}
+        record.rows = sum(b.rows for b in builds)
+        self._done(record, time.perf_counter() - clock)
+        self._finish("success")
+        self.published = True
+        return self.record
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = create_engine(self.engine_name, **self.engine_options)
+        return self._engine
+
+    def quality_gate(self) -> QualityGateError:
+        """The error of a run stopped by ``error`` checks (every check result attached)."""
+        checks = [c for o in self.outcomes.values() for c in o.checks]
+        blocking = [c for c in checks if c.blocking]
+        summary = " | ".join(c.describe() for c in blocking)
+        error = QualityGateError(f"{len(blocking)} blocking checks failed, nothing published: {summary}")
+        error.checks = checks
+        return error
+
+    def _register(self, name: str) -> None:
+        """Make an input table readable by the engine: built in this run, or as last published."""
+        if name in self._registered:
+            return
+        catalog = self.lakehouse.catalog
+        if not catalog.exists(name):
+            hint = ("ingest an export that holds its source file" if name.startswith("raw.")
+                    else "run the stage that builds it first")
+            raise LakeError(f"{name} has no data yet: {hint}")
+        published = self._previous.snapshots.get(name) if self._previous else None
+        self.engine().register(catalog.resolve(name, published))
+        self._registered.add(name)
+
+    def _partial(self) -> bool:
+        """Whether this run builds only some of the models (a stage job)."""
+        return set(self.outcomes) != {m.table for m in load_models()}
+
+    def _added_bytes(self, loads: IngestResult) -> int:
+        total = 0
+        for load in loads.loaded:
+            if load.snapshot_id is None:
+                continue
+            snapshot = self.lakehouse.catalog.load(load.table).snapshot_by_id(load.snapshot_id)
+            if snapshot and snapshot.summary:
+                total += int(snapshot.summary.get("added-files-size", 0) or 0)
+        return total
+
+    def _finish(self, status: str) -> None:
+        self.record.status = status
+        self.record.steps = [s.as_dict() for s in self.steps.values()]
+        self.record.finished_at = datetime.now(UTC)
+        if status == "failed":
+            assert self.error is not None
+            self.record.error = str(self.error)
+            checks = getattr(self.error, "checks", None) if isinstance(self.error, QualityGateError) else None
+            self.record.checks = [check_record(c) for c in checks or [c for o in self.outcomes.values() for c in o.checks]]
+            for step in self.steps.values():
+                if step.status in ("running", "retrying"):
+                    step.status = "failed"
+            self.record.steps = [s.as_dict() for s in self.steps.values()]
+            if self._locked:  # without the lock (the lake was busy) the lake is not ours to write
+                self._write_record(required=False)
+        else:
+            self.record.checks = [check_record(c) for o in self.outcomes.values() for c in o.checks]
+            self._write_record(required=True)
+
+    def _write_record(self, *, required: bool) -> None:
+        """Append to ``ops.runs`` (for a successful run: the publish point) and ``ops.run_history``."""
+        checkpoint("record-run")
+        catalog = self.lakehouse.catalog
+        try:
+            record_run(catalog, self.record, self.staging)
+        except (InsightFlowError, OSError):
+            if required:
+                raise
+            return  # a failed run is recorded when the lake lets us; its own error is what matters
+        try:
+            record_history(catalog, self.record, self.orchestrator_run_id, self.staging)
+        except (InsightFlowError, OSError) as problem:  # monitoring; the run itself is recorded
+            log.warning("could not append run %s to ops.run_history: %s", self.run_id, problem)
+
+    def _after_record(self) -> None:
+        """Refresh the metrics file and send the alerts the settings ask for (never raises)."""
+        from insightflow.monitoring import after_run
+
+        after_run(self)
+
+
+def _uncompressed(path: Path) -> int:
+    metadata = pq.read_metadata(path)
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
