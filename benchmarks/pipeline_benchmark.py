@@ -1,12 +1,17 @@
 """Time the whole `insightflow run` against the bare-DuckDB floor, side by side, in one run.
 
     python benchmarks/pipeline_benchmark.py [--source DIR] [--scales 1 10] [--repeat 3]
+                                            [--baseline SRC_DIR]
 
 Each measurement is a fresh process (imports included), so the figures are what a user waits
 for. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA) when given, else a
 synthetic scale-1 export; scale N is an N-times copy with ids shifted per copy
-(benchmarks/scaled_copy.py). Prints wall seconds (best of --repeat), peak RSS, per-step times of
-the pipeline and the ratio pipeline / floor.
+(benchmarks/scaled_copy.py). Prints wall seconds (best and median of --repeat), CPU seconds, peak
+RSS, per-step times of the pipeline and the ratio pipeline / floor.
+
+``--baseline`` names the ``src`` folder of another version of InsightFlow (for example a
+``git worktree`` of the last commit): its runs alternate with this version's, each in a fresh
+process, so that both see the same machine load, and the ratio of their medians is printed.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,15 +33,42 @@ sys.path.insert(0, str(HERE))
 from scaled_copy import scaled_copy  # noqa: E402
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; (wall seconds, peak RSS in MB of that process)."""
+@dataclass
+class Timing:
+    """One fresh process: wall and CPU seconds (user + system), peak RSS in MB."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+
+
+@dataclass
+class Series:
+    """Repeated measurements of one command, with the pipeline's per-step seconds."""
+
+    timings: list[Timing] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)
+
+    def best(self) -> Timing:
+        return min(self.timings, key=lambda t: t.wall)
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(t, attribute) for t in self.timings)
+
+    def summary(self) -> str:
+        return (f"best {self.best().wall:6.2f} s, median {self.median('wall'):6.2f} s, "
+                f"cpu {self.median('cpu'):6.2f} s, {max(t.rss_mb for t in self.timings):5.0f} MB")
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> Timing:
+    """Run ``command`` in a fresh process; its wall and CPU seconds and peak RSS."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return Timing(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def source_folder(work: Path, given: str | None) -> tuple[Path, str]:
@@ -47,43 +81,58 @@ def source_folder(work: Path, given: str | None) -> tuple[Path, str]:
     return synthetic, "synthetic export (generate --scale 1)"
 
 
+def run_pipeline(folder: Path, lake: Path, series: Series, src: str | None) -> None:
+    """One `insightflow run` on a fresh lake (``src``: the package folder to import it from)."""
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    cli = [sys.executable, "-m", "insightflow.cli"]
+    series.timings.append(timed([*cli, "run", "--source", str(folder), "--lake", str(lake)], env))
+    history = subprocess.run([*cli, "history", "--format", "json", "--lake", str(lake)],
+                             capture_output=True, text=True, check=True, env=env)
+    for step in json.loads(history.stdout)[-1]["steps"]:
+        series.steps.setdefault(step["step"], []).append(step["seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source")
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="src folder of another version, run alternately with this one")
     args = parser.parse_args()
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         base, label = source_folder(work, args.source)
-        print(f"source: {label}; best of {args.repeat}; {os.cpu_count()} cores\n")
+        print(f"source: {label}; {args.repeat} repetitions; {os.cpu_count()} cores\n")
         rows = []
         for scale in args.scales:
             folder = base if scale == 1 else work / f"x{scale}"
             if scale != 1:
                 scaled_copy(base, folder, scale)
-            floor, pipeline, steps = [], [], {}
+            floor, pipeline, before = Series(), Series(), Series()
             for attempt in range(args.repeat):
-                floor.append(timed([sys.executable, str(HERE / "bare_duckdb.py"), str(folder), str(work / "bare")]))
-                lake = work / f"lake-{scale}-{attempt}"
-                pipeline.append(timed([sys.executable, "-m", "insightflow.cli", "run", "--source", str(folder),
-                                       "--lake", str(lake)]))
-                history = subprocess.run(
-                    [sys.executable, "-m", "insightflow.cli", "history", "--format", "json", "--lake", str(lake)],
-                    capture_output=True, text=True, check=True,
-                )
-                for step in json.loads(history.stdout)[-1]["steps"]:
-                    steps.setdefault(step["step"], []).append(step["seconds"])
-            best_floor, best_run = min(floor), min(pipeline)
-            rows.append((scale, best_floor, best_run, steps))
-            print(f"scale {scale:>3}: bare DuckDB {best_floor[0]:6.2f} s ({best_floor[1]:5.0f} MB)   "
-                  f"insightflow run {best_run[0]:6.2f} s ({best_run[1]:5.0f} MB)   "
-                  f"ratio {best_run[0] / best_floor[0]:4.2f}x")
-            print("           steps: " + ", ".join(f"{k} {min(v):.2f}" for k, v in steps.items()))
+                floor.timings.append(timed([sys.executable, str(HERE / "bare_duckdb.py"), str(folder), str(work / "bare")]))
+                versions = [(pipeline, None, "run")] + ([(before, baseline, "baseline")] if baseline else [])
+                for series, src, name in versions if attempt % 2 == 0 else versions[::-1]:
+                    run_pipeline(folder, work / f"lake-{scale}-{name}-{attempt}", series, src)
+            rows.append((scale, floor, pipeline))
+            print(f"scale {scale:>3}: bare DuckDB      {floor.summary()}")
+            print(f"           insightflow run  {pipeline.summary()}   "
+                  f"ratio {pipeline.best().wall / floor.best().wall:4.2f}x (best)")
+            print("           steps (median): " + ", ".join(f"{k} {statistics.median(v):.2f}"
+                                                         for k, v in pipeline.steps.items()))
+            if baseline:
+                print(f"           baseline run     {before.summary()}   "
+                      f"this / baseline {pipeline.median('wall') / before.median('wall'):.3f} (median wall), "
+                      f"{pipeline.median('cpu') / before.median('cpu'):.3f} (median cpu)")
+                print("           baseline steps: " + ", ".join(f"{k} {statistics.median(v):.2f}"
+                                                             for k, v in before.steps.items()))
         print("\n| scale | bare DuckDB floor | insightflow run (fresh process) | ratio | peak RSS (run) |")
         print("|---|---|---|---|---|")
-        for scale, (floor_s, _), (run_s, run_mb), _ in rows:
-            print(f"| {scale}x | {floor_s:.2f} s | {run_s:.2f} s | {run_s / floor_s:.2f}x | {run_mb:.0f} MB |")
+        for scale, floor, pipeline in rows:
+            run = pipeline.best()
+            print(f"| {scale}x | {floor.best().wall:.2f} s | {run.wall:.2f} s | {run.wall / floor.best().wall:.2f}x "
+                  f"| {max(t.rss_mb for t in pipeline.timings):.0f} MB |")
 
 
 if __name__ == "__main__":

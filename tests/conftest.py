@@ -29,7 +29,10 @@ def require_reference() -> Path:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the user's lake or a kill switch left by another test."""
     monkeypatch.setenv("INSIGHTFLOW_LAKE", str(tmp_path / "default-lake"))
-    monkeypatch.delenv("INSIGHTFLOW_KILL_AT", raising=False)
+    for name in list(os.environ):  # faults, alert targets, retry settings of the user's shell
+        if name.startswith("INSIGHTFLOW_") and name not in ("INSIGHTFLOW_LAKE", "INSIGHTFLOW_REFERENCE_DATA"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
 
 
 @pytest.fixture

@@ -242,7 +242,8 @@ class RunSession:
         record = self.step(model.table)
         clock = time.perf_counter()
         engine = self.engine()
-        for name in model.depends_on:
+        checked = [c["to"] for c in model.checks if c["check"] == "relationships"]  # read by checks
+        for name in (*model.depends_on, *checked):
             self._register(name)
         build, checks = build_model(engine, model, self.staging, self._previous_rows.get(model.table))
         self._registered.add(model.table)

@@ -109,8 +109,10 @@ def _read_file(path: Path) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: not valid TOML ({error})") from None
-    if any(section in data for section in ("secrets",)) or "alert_webhook" in data.get("alerts", {}):
-        raise UsageError(f"{path}: secrets come from environment variables only, not from this file")
+    secrets = {"webhook", "alert_webhook", "smtp_password", "password"} & set(data.get("alerts", {}))
+    if secrets:
+        raise UsageError(f"{path}: secrets come from environment variables only, not from this file "
+                         f"({', '.join(sorted(secrets))}: see INSIGHTFLOW_ALERT_WEBHOOK, INSIGHTFLOW_SMTP_PASSWORD)")
     return data
 
 

@@ -9,6 +9,7 @@ that no snapshot references, which readers never see; ``remove_orphans`` deletes
 from __future__ import annotations
 
 import errno
+import importlib
 import shutil
 import threading
 import time
@@ -115,8 +116,7 @@ class LakeCatalog:
         def open_catalog() -> None:
             try:
                 self._catalog  # noqa: B018 - opened for its side effect
-                import pyiceberg.io.pyarrow  # noqa: F401 - what a commit imports next
-                import pyiceberg.table  # noqa: F401
+                importlib.import_module("pyiceberg.io.pyarrow")  # what a commit imports next
             except Exception:  # noqa: BLE001, S110 - the first use in the foreground raises it
                 pass
 

@@ -75,7 +75,7 @@ class LakeResource(dg.ConfigurableResource):
             engine_options=options,
             on_step=local.on_step,
             on_start=local.on_start,
-            orchestrator_run_id=context.run_id,
+            orchestrator_run_id=context.run.run_id if context.run else None,
         )
         local.session = session
         try:
@@ -83,8 +83,8 @@ class LakeResource(dg.ConfigurableResource):
         except Exception as error:
             session.close(error)
             raise
-        if context.instance is not None and context.run_id:
-            context.instance.add_run_tags(context.run_id, {"insightflow/run_id": session.run_id})
+        if context.instance is not None and context.run is not None:
+            context.instance.add_run_tags(context.run.run_id, {"insightflow/run_id": session.run_id})
         self._session = session
         try:
             yield self
