@@ -216,15 +216,18 @@ class LakeCatalog:
             final_paths.append(str(target))
 
         def attempt() -> int:  # the table as just loaded, then (on a retry) as it is now
-            table = loaded.pop() if loaded else self.load(name)
-            return self._commit_files(table, schema, final_paths, overwrite, properties)
+            return self._commit_files(name, schema, final_paths, overwrite, properties,
+                                      table=loaded.pop() if loaded else None)
 
         return _retrying(name, attempt)
 
     def _commit_files(
-        self, table: Table, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None
+        self, name: str, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None,
+        table: Table | None = None,
     ) -> int:
         """One Iceberg transaction: evolve the schema if needed, then append or replace the files.
+
+        ``table`` is ``name`` as just loaded, if it was (else it is loaded here).
 
         PyIceberg rebuilds (deep-copies) the table metadata on every read of
         ``Transaction.table_metadata``, so it is read only when it may have changed.
@@ -232,6 +235,7 @@ class LakeCatalog:
         from pyiceberg.io.pyarrow import parquet_file_to_data_file
         from pyiceberg.table import TableProperties
 
+        table = table or self.load(name)
         with table.transaction() as tx:
             metadata = table.metadata
             known = {c.name for c in metadata.schema().fields}

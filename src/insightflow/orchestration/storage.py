@@ -5,13 +5,12 @@ disk for every event it stores; a run of the pipeline stores ~180 events (and mi
 its index database), which cost 4–6 s a run on this machine. This subclass keeps its behaviour
 and files and changes only how it connects:
 
-- one engine per database, kept (its compiled statements too);
-- the index database (``index.db``, read across runs) keeps a pooled connection, in WAL mode
-  with ``synchronous=NORMAL`` — durable but for the last transactions on a power cut, never
-  corrupt;
-- a run's own database is opened per use, as before (Dagster's UI watches that file for new
-  events of a live run), with ``synchronous=OFF``: a power cut can at worst damage the event log
-  of the run that was writing, while the run itself is recorded in the lake's ``ops.runs``.
+- one engine per database, kept with a pooled connection (and its compiled statements);
+- the databases stay in Dagster's WAL mode, with ``synchronous=NORMAL``: a commit no longer waits
+  for the disk; a power cut may lose the last events, never corrupt a database (the run itself is
+  recorded durably in the lake's ``ops.runs``);
+- Dagster's UI follows a live run by watching its database file; with a connection kept open, new
+  events land in the ``-wal`` file first, so the watcher here looks at both.
 """
 
 from __future__ import annotations
@@ -25,10 +24,12 @@ from contextlib import contextmanager
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from watchdog.events import FileSystemEvent, PatternMatchingEventHandler
+from watchdog.observers import Observer
 
 _KEPT_RUN_ENGINES = 8  # engines of recent runs' databases kept open (a daemon lives long)
 _BUSY_TIMEOUT = 30  # seconds SQLite waits for another process's write lock
@@ -53,12 +54,8 @@ class LakeEventLogStorage(SqliteEventLogStorage):
                 self._engines.move_to_end(shard)
                 return engine
             url = self.conn_string_for_shard(shard)
-            if shard == INDEX_SHARD_NAME:
-                engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT, "check_same_thread": False})
-                event.listen(engine, "connect", _pragma("NORMAL"))
-            else:
-                engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": _BUSY_TIMEOUT})
-                event.listen(engine, "connect", _pragma("OFF"))
+            engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT, "check_same_thread": False})
+            event.listen(engine, "connect", _set_synchronous_normal)
             self._engines[shard] = engine
             while len(self._engines) > _KEPT_RUN_ENGINES + 1:
                 oldest = next(s for s in self._engines if s != INDEX_SHARD_NAME)
@@ -90,8 +87,24 @@ class LakeEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
 
-def _pragma(synchronous: str):  # noqa: ANN202
-    def on_connect(connection: sqlite3.Connection, _record: object) -> None:
-        connection.execute(f"PRAGMA synchronous={synchronous}")
+    def watch(self, run_id: str, cursor: str | None, callback) -> None:  # noqa: ANN001
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watchdog = _WalWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
 
-    return on_connect
+
+class _WalWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's watchdog of a run's database, also woken by writes to its write-ahead log."""
+
+    def __init__(self, storage: LakeEventLogStorage, run_id: str, callback, cursor: str | None) -> None:  # noqa: ANN001
+        super().__init__(storage, run_id, callback, cursor)
+        PatternMatchingEventHandler.__init__(self, patterns=[self._log_path, self._log_path + "-wal"])
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self._process_log()
+
+
+def _set_synchronous_normal(connection: sqlite3.Connection, _record: object) -> None:
+    connection.execute("PRAGMA synchronous=NORMAL")
