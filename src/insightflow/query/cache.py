@@ -11,14 +11,17 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from insightflow.lake import LakeCatalog, RunRecord, SnapshotInfo, TableFiles, list_runs
 from insightflow.query.masking import mask_table
 from insightflow.quoting import ident
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 # Tables whose Parquet files are larger than this are scanned lazily, not held in memory.
 _IN_MEMORY_MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -137,6 +140,10 @@ class TableCache:
 
 
 def _dataset(table: TableFiles) -> ds.Dataset | None:
+    # Imported here: pyarrow.dataset imports pandas (~0.7 s), which a pipeline run needs only for
+    # its Iceberg commits (PyIceberg imports it, off the critical path, while ingest parses).
+    import pyarrow.dataset as ds
+
     if not table.files:
         return None
     schemas = [ds.dataset(path, format="parquet").schema for path in table.files]
