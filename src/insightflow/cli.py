@@ -194,14 +194,12 @@ def _print_steps(console: Console, runs: list[RunRecord]) -> None:
                   "ratio", "attempts")
     for run in runs:
         for i, step in enumerate(run.steps):
-            def number(key: str) -> str:
-                return "-" if step.get(key) is None else f"{step[key]:,}"
-
+            counts = ["-" if step.get(k) is None else f"{step[k]:,}" for k in ("rows_in", "rows", "quarantined")]
             written = step.get("bytes_written") or 0
             ratio = step.get("compression_ratio")
             table.add_row(
                 run.run_id if i == 0 else "", step["step"], step.get("status", run.status),
-                f"{step['seconds']:.2f}", number("rows_in"), number("rows"), number("quarantined"),
+                f"{step['seconds']:.2f}", *counts,
                 f"{written / 1e6:,.2f} MB" if written else "-", f"{ratio:.1f}x" if ratio else "-",
                 str(step.get("attempts", 1)),
             )

@@ -9,6 +9,7 @@ The filters live in the URL query string, so a view can be shared by its address
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from insightflow.dashboard import charts
@@ -61,6 +62,28 @@ def _figures(root: str, run_id: str, key: FilterKey) -> Figures:
     return _data(root).figures(KpiFilters(**dict(key)))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _charts(root: str, run_id: str, key: FilterKey) -> dict[str, go.Figure]:
+    """The seven figures, built once per (filters, published run).
+
+    Building a Plotly figure validates every property and takes most of a rerun (about 30 ms a
+    figure); ``st.plotly_chart`` only serialises a copy, so the cached figures are never mutated and
+    can be shared between sessions.
+    """
+    figures = _figures(root, run_id, key)
+    summary = figures.summary
+    margin = summary["net_profit"] / summary["net_sales"] if summary["net_sales"] else 0
+    return {
+        "shipping_days": charts.shipping_days_by_month(figures.shipping_days_by_month),
+        "top_products": charts.top_products(figures.top_products, TOP_PRODUCTS),
+        "margin": charts.profit_margin_by_category(figures.profit_margin_by_category, margin),
+        "on_time": charts.on_time_by_mode(figures.on_time_by_mode),
+        "late": charts.late_deliveries_by_mode(figures.on_time_by_mode),
+        "segment": charts.profit_by_segment(figures.sales_by_segment),
+        "order_size": charts.order_size_mix(figures.order_size_mix),
+    }
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _products(root: str, run_id: str, key: FilterKey) -> pd.DataFrame:
     return _data(root).products(KpiFilters(**dict(key)))
@@ -81,7 +104,7 @@ def _key(filters: KpiFilters) -> FilterKey:
 
 def main() -> None:
     st.set_page_config(page_title="InsightFlow · Supply Chain Dashboard", layout="wide")
-    st.markdown(STYLE, unsafe_allow_html=True)
+    st.html(STYLE)  # a style-only st.html adds no element and needs no Markdown parser in the browser
     root = str(LakeLayout.resolve(None).root)
     status = _data(root).status()
     st.title("Supply Chain Dashboard")
@@ -99,7 +122,7 @@ def main() -> None:
         st.info(f"No orders match these filters ({url.describe(filters)}). Choose *All* in a filter to widen them.")
         return
     kpi_cards(figures)
-    chart_grid(figures)
+    chart_grid(figures, _charts(root, status.run_id, _key(filters)))
     drill_down(root, status, filters, figures)
 
 
@@ -181,24 +204,22 @@ def kpi_cards(figures: Figures) -> None:
             column.metric(label, value, border=True)
 
 
-def chart_grid(figures: Figures) -> None:
+def chart_grid(figures: Figures, figs: dict[str, go.Figure]) -> None:
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.shipping_days_by_month(figures.shipping_days_by_month), config=PLOT_CONFIG)
-    right.plotly_chart(charts.top_products(figures.top_products, TOP_PRODUCTS), config=PLOT_CONFIG)
+    left.plotly_chart(figs["shipping_days"], config=PLOT_CONFIG)
+    right.plotly_chart(figs["top_products"], config=PLOT_CONFIG)
 
-    margin = figures.summary["net_profit"] / figures.summary["net_sales"] if figures.summary["net_sales"] else 0
-    st.plotly_chart(charts.profit_margin_by_category(figures.profit_margin_by_category, margin),
-                    config=PLOT_CONFIG)
+    st.plotly_chart(figs["margin"], config=PLOT_CONFIG)
 
     bars, pie = st.columns([3, 2])
-    bars.plotly_chart(charts.on_time_by_mode(figures.on_time_by_mode), config=PLOT_CONFIG)
+    bars.plotly_chart(figs["on_time"], config=PLOT_CONFIG)
     with pie:
         st.metric("Total Delayed Orders", count(figures.summary["late_deliveries"]), border=True)
-        st.plotly_chart(charts.late_deliveries_by_mode(figures.on_time_by_mode), config=PLOT_CONFIG)
+        st.plotly_chart(figs["late"], config=PLOT_CONFIG)
 
     segment, size = st.columns(2)
-    segment.plotly_chart(charts.profit_by_segment(figures.sales_by_segment), config=PLOT_CONFIG)
-    size.plotly_chart(charts.order_size_mix(figures.order_size_mix), config=PLOT_CONFIG)
+    segment.plotly_chart(figs["segment"], config=PLOT_CONFIG)
+    size.plotly_chart(figs["order_size"], config=PLOT_CONFIG)
 
 
 def drill_down(root: str, status: LakeStatus, filters: KpiFilters, figures: Figures) -> None:
@@ -213,9 +234,10 @@ def drill_down(root: str, status: LakeStatus, filters: KpiFilters, figures: Figu
         category = pick_category.selectbox("Category", [CHOOSE, *categories], key="drill_category")
     if category == CHOOSE:
         pick_product.selectbox("Product", [CHOOSE], disabled=True, key="drill_product_none")
-        margins = figures.profit_margin_by_category.rename(columns={"category_name": "category"})
-        st.dataframe(margins, hide_index=True, column_config=_MONEY_COLUMNS | {
-            "profit_margin": st.column_config.NumberColumn("profit margin", format="percent")})
+        # No table until a category is chosen: the treemap above already shows each category's
+        # sales, profit and margin, and a table here would load Streamlit's data grid (about
+        # 1.5 MB of JavaScript and a canvas) into every first render.
+        st.caption("Choose a category to list its products, then a product to list its order lines.")
         return
     in_category = KpiFilters(**{**filters.params(), "category": category})
     products = _products(root, status.run_id, _key(in_category))

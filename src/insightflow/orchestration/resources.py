@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from insightflow.errors import InsightFlowError, is_transient
 from insightflow.pipeline import Lakehouse
@@ -55,7 +55,7 @@ class LakeResource(dg.ConfigurableResource):
     source: str = ""
     engine: str = "duckdb"
     spark_master: str = ""
-    spark_conf: dict[str, str] = {}
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     lock_timeout: float = 60.0
 
     _session: RunSession | None = PrivateAttr(default=None)

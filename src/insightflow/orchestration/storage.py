@@ -38,13 +38,13 @@ _BUSY_TIMEOUT = 30  # seconds SQLite waits for another process's write lock
 class LakeEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` with kept engines and relaxed syncing (see the module doc)."""
 
-    def __init__(self, base_dir: str, inst_data=None) -> None:  # noqa: ANN001 - Dagster's signature
+    def __init__(self, base_dir: str, inst_data=None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         super().__init__(base_dir, inst_data)
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value) -> LakeEventLogStorage:  # noqa: ANN001
+    def from_config_value(cls, inst_data, config_value) -> LakeEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> Engine:
@@ -87,7 +87,7 @@ class LakeEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
 
-    def watch(self, run_id: str, cursor: str | None, callback) -> None:  # noqa: ANN001
+    def watch(self, run_id: str, cursor: str | None, callback) -> None:
         if not self._obs:
             self._obs = Observer()
             self._obs.start()
@@ -98,7 +98,7 @@ class LakeEventLogStorage(SqliteEventLogStorage):
 class _WalWatchdog(SqliteEventLogStorageWatchdog):
     """Dagster's watchdog of a run's database, also woken by writes to its write-ahead log."""
 
-    def __init__(self, storage: LakeEventLogStorage, run_id: str, callback, cursor: str | None) -> None:  # noqa: ANN001
+    def __init__(self, storage: LakeEventLogStorage, run_id: str, callback, cursor: str | None) -> None:
         super().__init__(storage, run_id, callback, cursor)
         PatternMatchingEventHandler.__init__(self, patterns=[self._log_path, self._log_path + "-wal"])
 
