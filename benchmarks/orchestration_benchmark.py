@@ -1,8 +1,9 @@
 """Overhead of the orchestrated run: the Dagster job vs the plain ``Lakehouse.run`` call.
 
 Both run in one process on the same source folder, alternately, each into a fresh lake, after
-the imports (measured apart, in fresh processes, below the table). Default source: the reference
-export ($INSIGHTFLOW_REFERENCE_DATA).
+the imports (measured apart, in fresh processes, below the table). The orchestrated run's lake has
+its Dagster instance already (as a lake has after its first run); creating one is timed apart.
+Default source: the reference export ($INSIGHTFLOW_REFERENCE_DATA).
 
     python benchmarks/orchestration_benchmark.py [SOURCE] [--repeat N]
 """
@@ -32,15 +33,20 @@ def main() -> None:
     args = parser.parse_args()
     if not args.source:
         parser.error("give a SOURCE folder or set INSIGHTFLOW_REFERENCE_DATA")
-    from insightflow.orchestration import run_job
+    from insightflow.orchestration import lake_instance, run_job
     from insightflow.pipeline import Lakehouse
 
     times: dict[str, list[float]] = {"plain Lakehouse.run": [], "orchestrated run_job": []}
+    creations: list[float] = []
     work = Path(tempfile.mkdtemp(prefix="insightflow-orch-"))
     try:
         for i in range(args.repeat + 1):  # the first round warms caches and is not counted
             for name in times:
                 lake = Lakehouse(work / f"{i}-{name.split()[0]}")
+                if name.startswith("orchestrated"):
+                    started = time.perf_counter()
+                    lake_instance(lake.layout)
+                    creations.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 if name.startswith("plain"):
                     lake.run(args.source)
@@ -55,6 +61,7 @@ def main() -> None:
     for name, values in times.items():
         print(f"{name:24} {statistics.median(values):9.2f} {', '.join(f'{v:.2f}' for v in values):>30}")
     print(f"overhead of the orchestrator: {orchestrated - plain:+.2f} s ({orchestrated / plain:.2f}x)")
+    print(f"creating a lake's Dagster instance (once per lake): median {statistics.median(creations[1:]):.2f} s")
     print(f"imports (fresh process): insightflow.pipeline {import_seconds('insightflow.pipeline'):.2f} s, "
           f"insightflow.orchestration {import_seconds('insightflow.orchestration'):.2f} s")
 

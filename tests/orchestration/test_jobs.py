@@ -57,11 +57,13 @@ def test_asset_graph_follows_the_models(tmp_path: Path) -> None:
     dims = defs.resolve_job_def("insightflow_dims")
     assert {n.name for n in dims.nodes} == {
         "curated__customer_dim", "curated__product_dim", "curated__order_dim", "curated__delivery_dim", "ops__runs"}
-    checks = {(c.asset_key.to_user_string(), c.name, c.blocking) for c in defs.resolve_asset_graph().asset_check_keys
-              and (graph.get_check_spec(k) for k in graph.asset_check_keys)}
-    assert ("marts/fact_sales", "row_conservation", True) in checks
-    assert ("marts/order_summary", "volume_max_change_0_5", False) in checks  # a warn check
-    assert len(checks) >= 30
+    specs = {(s.asset_key.to_user_string(), s.name): s for s in map(graph.get_check_spec, graph.asset_check_keys)}
+    gate = specs[("marts/fact_sales", "quality_gate")]
+    assert gate.blocking and "row_conservation(curated.order_dim)" in gate.description
+    assert "unique(order_id,product_id)" in gate.description
+    warnings = specs[("marts/order_summary", "quality_warnings")]
+    assert not warnings.blocking and "volume(max_change=0.5)" in warnings.description
+    assert {asset for asset, _ in specs} == {k for k in EXPECTED_PARENTS if k.startswith(("curated", "marts"))}
 
 
 @pytest.mark.reference
@@ -79,11 +81,18 @@ def test_job_materializes_the_reference_data(tmp_path: Path, reference_dir: Path
     assert fact["bytes_written"].value > 0 and fact["compression_ratio"].value > 1
     assert materialized["raw/orders"]["loaded_rows"].value == 159_763
     assert materialized["ops/runs"]["run_id"].value == record.run_id
-    evaluations = [e.dagster_event.event_specific_data for e in events(lake, run_id, "ASSET_CHECK_EVALUATION")]
-    assert len(evaluations) >= 30
-    failed = [(ev.asset_key.to_user_string(), ev.check_name, ev.severity) for ev in evaluations if not ev.passed]
+    evaluations = {(ev.asset_key.to_user_string(), ev.check_name): ev for ev in
+                   (e.dagster_event.event_specific_data for e in events(lake, run_id, "ASSET_CHECK_EVALUATION"))}
+    gates = {asset for asset, name in evaluations if name == "quality_gate"}
+    assert gates == {k for k in EXPECTED_PARENTS if k.startswith(("curated", "marts"))}
+    failed = {key: ev for key, ev in evaluations.items() if not ev.passed}
     # DESIGN.md: the reference data passes every check but the (warn) freshness one: it ends in 2018
-    assert failed == [("marts/fact_sales", "freshness_shipping_date", dg.AssetCheckSeverity.WARN)]
+    assert list(failed) == [("marts/fact_sales", "quality_warnings")]
+    warning = failed[("marts/fact_sales", "quality_warnings")]
+    assert warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.metadata["failed_checks"].value == "freshness(shipping_date)"
+    rules = {r["check"]: r for r in evaluations[("marts/fact_sales", "quality_gate")].metadata["checks"].value}
+    assert rules["unique(order_id,product_id)"]["status"] == "pass" and len(rules) >= 8
     # the same figures are in ops.run_history and the run's record
     rows = dict(lake.sql(
         "SELECT step, rows_out FROM ops.run_history WHERE run_id = '" + record.run_id + "'")[1])
@@ -177,8 +186,10 @@ def test_a_blocking_check_stops_the_run_and_alerts(
     assert len(received) == 1 and received[0]["failed_step"] == "curated.order_dim"
     run_id = dagster_run_id(lake)
     evaluations = [e.dagster_event.event_specific_data for e in events(lake, run_id, "ASSET_CHECK_EVALUATION")]
-    assert [(ev.asset_key.to_user_string(), ev.check_name) for ev in evaluations if not ev.passed] == [
-        ("curated/order_dim", "range_order_quantity")]
+    failed = [ev for ev in evaluations if not ev.passed]
+    assert [(ev.asset_key.to_user_string(), ev.check_name) for ev in failed] == [("curated/order_dim", "quality_gate")]
+    assert failed[0].metadata["failed_checks"].value == "range(order_quantity)"
+    assert failed[0].metadata["failing_rows"].value == 4
     started = {e.step_key for e in events(lake, run_id, "STEP_START")}
     assert "curated__order_dim" in started and "curated__customer_dim" in started
     assert not started & {"curated__delivery_dim", "marts__fact_sales", "ops__runs"}  # downstream never ran
