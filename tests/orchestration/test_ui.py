@@ -1,4 +1,5 @@
-"""`insightflow ui`: the Dagster UI of the lake serves its page and knows the assets."""
+"""`insightflow ui`: the Dagster UI of the lake serves its page, knows the assets and the runs of
+`insightflow run`, and its daemon runs the inbox sensor: files dropped in the inbox start one run."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from insightflow import Lakehouse
 from insightflow.orchestration import run_job
+from tests.exports import ORDERS, write_export
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -33,6 +35,12 @@ def get(url: str, body: dict | None = None) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def runs(base: str) -> list[dict]:
+    query = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
+    _, answer = get(f"{base}/graphql", {"query": query})
+    return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in json.loads(answer)["data"]["runsOrError"]["results"]]
+
+
 def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -> None:
     lake = Lakehouse(tmp_path / "lake")
     run_job(lake, small_export)  # what `insightflow run` does: its run must be in the UI's history
@@ -40,7 +48,7 @@ def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -
     server = subprocess.Popen(
         [sys.executable, "-m", "insightflow.cli", "ui", "--port", str(port), "--lake", str(lake.layout.root)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "INSIGHTFLOW_SENSOR_ENABLED": "false"},
+        env={**os.environ, "INSIGHTFLOW_SENSOR_INTERVAL": "3"},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,12 +73,21 @@ def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -
             time.sleep(1)
         keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
         assert {"raw/orders", "curated/order_dim", "marts/fact_sales", "ops/runs"} <= keys
-        _, answer = get(f"{base}/graphql", {"query": "{ runsOrError { ... on Runs { results { runId status } } } }"})
-        runs = json.loads(answer)["data"]["runsOrError"]["results"]
-        assert [r["status"] for r in runs] == ["SUCCESS"]
+        assert [r["status"] for r in runs(base)] == ["SUCCESS"]
         assert (lake.layout.root / ".dagster" / "dagster.yaml").exists()
+        # the daemon's sensor: a changed export dropped into the inbox starts exactly one run
+        write_export(lake.layout.inbox, {"orders": ORDERS[:-1]})
+        deadline = time.monotonic() + 180
+        while not any(r["status"] in ("SUCCESS", "FAILURE") for r in runs(base) if "dagster/sensor_name" in r["tags"]):
+            assert time.monotonic() < deadline, f"no sensor run within 180 s: {runs(base)}"
+            time.sleep(2)
+        time.sleep(8)  # a few more ticks: still one run
+        triggered = [r for r in runs(base) if r["tags"].get("dagster/sensor_name") == "insightflow_inbox"]
+        assert [r["status"] for r in triggered] == ["SUCCESS"]
+        assert lake.history()[-1].run_id == triggered[0]["tags"]["insightflow/run_id"]
+        assert lake.history()[-1].source == str(lake.layout.inbox)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
