@@ -247,6 +247,7 @@ def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
     _OUT.print(f"  {program} quarantine{flag}")
     _OUT.print(f"  {program} tables{flag}")
     _OUT.print(f"  {program} history{flag}")
+    _OUT.print(f"  {program} ui{flag}             # the orchestrator (Dagster): http://127.0.0.1:3000")
 
 
 @app.command()
