@@ -30,7 +30,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     """No test sees the user's lake or a kill switch left by another test."""
     monkeypatch.setenv("INSIGHTFLOW_LAKE", str(tmp_path / "default-lake"))
     for name in list(os.environ):  # faults, alert targets, retry settings of the user's shell
-        if name.startswith("INSIGHTFLOW_") and name not in ("INSIGHTFLOW_LAKE", "INSIGHTFLOW_REFERENCE_DATA"):
+        if name.startswith("INSIGHTFLOW_") and name not in (
+            "INSIGHTFLOW_LAKE", "INSIGHTFLOW_REFERENCE_DATA", "INSIGHTFLOW_UPDATE_SCREENSHOT"
+        ):
             monkeypatch.delenv(name)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
 

@@ -206,20 +206,20 @@ def kpi_cards(figures: Figures) -> None:
 
 def chart_grid(figures: Figures, figs: dict[str, go.Figure]) -> None:
     left, right = st.columns([3, 2])
-    left.plotly_chart(figs["shipping_days"], config=PLOT_CONFIG)
-    right.plotly_chart(figs["top_products"], config=PLOT_CONFIG)
+    left.plotly_chart(figs["shipping_days"], config=PLOT_CONFIG, theme=None)
+    right.plotly_chart(figs["top_products"], config=PLOT_CONFIG, theme=None)
 
-    st.plotly_chart(figs["margin"], config=PLOT_CONFIG)
+    st.plotly_chart(figs["margin"], config=PLOT_CONFIG, theme=None)
 
     bars, pie = st.columns([3, 2])
-    bars.plotly_chart(figs["on_time"], config=PLOT_CONFIG)
+    bars.plotly_chart(figs["on_time"], config=PLOT_CONFIG, theme=None)
     with pie:
         st.metric("Total Delayed Orders", count(figures.summary["late_deliveries"]), border=True)
-        st.plotly_chart(figs["late"], config=PLOT_CONFIG)
+        st.plotly_chart(figs["late"], config=PLOT_CONFIG, theme=None)
 
     segment, size = st.columns(2)
-    segment.plotly_chart(figs["segment"], config=PLOT_CONFIG)
-    size.plotly_chart(figs["order_size"], config=PLOT_CONFIG)
+    segment.plotly_chart(figs["segment"], config=PLOT_CONFIG, theme=None)
+    size.plotly_chart(figs["order_size"], config=PLOT_CONFIG, theme=None)
 
 
 def drill_down(root: str, status: LakeStatus, filters: KpiFilters, figures: Figures) -> None:

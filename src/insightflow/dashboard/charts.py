@@ -14,16 +14,20 @@ from insightflow.dashboard import palette
 HEIGHT = 300
 
 
-def _layout(figure: go.Figure, title: str, height: int = HEIGHT, **extra) -> go.Figure:
+def _layout(figure: go.Figure, title: str, height: int = HEIGHT, left: int = 60, **extra) -> go.Figure:
     figure.update_layout(
         title={"text": title, "font": {"size": 15}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # fixed margins that fit the tick labels: automargin would make Plotly lay out twice
+        margin={"l": left, "r": 10, "t": 40, "b": 40},
         colorway=palette.CATEGORICAL,
-        font={"size": 12},
+        font={"size": 12, "family": "Source Sans Pro, sans-serif"},
+        template="plotly_white",  # the app draws with theme=None (see app.py)
         showlegend=False,
         **extra,
     )
+    figure.update_xaxes(automargin=False)
+    figure.update_yaxes(automargin=False)
     return figure
 
 
@@ -126,8 +130,7 @@ def top_products(frame: pd.DataFrame, top: int) -> go.Figure:
         hovertemplate="%{y}<br>gross sales $%{x:,.2f}<extra></extra>",
     ))
     figure.update_xaxes(tickprefix="$", tickformat="~s")
-    figure.update_yaxes(automargin=True)
-    return _layout(figure, f"Top {top} Products by Sales")
+    return _layout(figure, f"Top {top} Products by Sales", left=290)  # room for the product names
 
 
 def profit_by_segment(frame: pd.DataFrame) -> go.Figure:
