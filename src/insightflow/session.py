@@ -152,9 +152,8 @@ class RunSession:
     def close(self, error: BaseException | None = None) -> RunRecord:
         """Record the run (failed unless it published), alert, release the lock."""
         try:
-            running = [s.step for s in self.steps.values() if s.status in ("running", "retrying")]
             if error is not None and (self.error is None or self.error is not error):
-                self.fail(running[-1] if running else self.failed_step or "run", error)
+                self.fail(self.running_step() or self.failed_step or "run", error)
             if not self.published:
                 if self.error is None and self.record.status == "running":
                     self.error = InsightFlowError("the run stopped before it published anything")
@@ -187,6 +186,11 @@ class RunSession:
         if self.on_start:
             self.on_start(name)
         return record
+
+    def running_step(self) -> str | None:
+        """The step started last and not finished (or waiting for a retry), if any."""
+        running = [s.step for s in self.steps.values() if s.status in ("running", "retrying")]
+        return running[-1] if running else None
 
     def fail(self, step: str, error: BaseException) -> InsightFlowError:
         """Note that ``step`` failed; returns the error as the user is told it."""
@@ -221,7 +225,8 @@ class RunSession:
         report = crawl(self.source)
         report.raise_for_rejected()
         record.rows = record.rows_in = sum(f.sniffed.records for f in report.accepted if f.sniffed)
-        record.bytes_in = sum(f.path.stat().st_size for f in report.accepted)
+        sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
+        record.bytes_in = sum(sizes.values())
         self._done(record, time.perf_counter() - clock)
         # The engine first: one that cannot start (no PySpark, no Java) must not leave loads behind.
         self.engine()
@@ -231,7 +236,6 @@ class RunSession:
         self.ingested = loads = ingest(self.lakehouse.catalog, report.accepted)
         record.rows = sum(load.rows for load in loads.loaded)
         record.rows_in = record.rows + sum(load.invalid_rows for load in loads.loaded)
-        sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
         record.bytes_in = sum(sizes.get(load.file, 0) for load in loads.loaded)
         record.bytes_written = self._added_bytes(loads)
         self._done(record, time.perf_counter() - clock)

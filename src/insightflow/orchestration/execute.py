@@ -32,8 +32,6 @@ def run_job(
     """Execute ``job`` in-process on ``lakehouse``; returns the run's record or raises its error."""
     if job not in JOBS:
         raise UsageError(f"no job {job!r}; the jobs are {', '.join(JOBS)}")
-    if source is not None and not Path(source).exists():
-        pass  # the crawl step reports a missing folder with its own message
     settings = Settings.load(lakehouse.layout.root)
     job_def = build_definitions(settings).resolve_job_def(job)
     config = {

@@ -103,8 +103,7 @@ class LakeResource(dg.ConfigurableResource):
         try:
             return action()
         except Exception as error:
-            running = [s.step for s in session.steps.values() if s.status == "running"]
-            told = session.fail(running[-1] if running else name, error)
+            told = session.fail(session.running_step() or name, error)
             if is_transient(told):
                 raise told from error
             raise dg.Failure(description=str(told), allow_retries=False) from error

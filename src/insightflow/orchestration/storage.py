@@ -72,18 +72,18 @@ class LakeEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-    def wipe(self) -> None:
+    def _dispose_engines(self) -> None:
         with self._engines_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+    def wipe(self) -> None:
+        self._dispose_engines()
         super().wipe()
 
     def dispose(self) -> None:
-        with self._engines_lock:
-            for engine in self._engines.values():
-                engine.dispose()
-            self._engines.clear()
+        self._dispose_engines()
         super().dispose()
 
 
