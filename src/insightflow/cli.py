@@ -168,12 +168,12 @@ def run(
 
 def _orchestrated(lakehouse: Lakehouse, source: Path | None, **options: object) -> RunRecord:
     """Run a job of the orchestrator with a live display of its steps, then their summary."""
-    from insightflow.orchestration import run_job
-
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("starting", total=None)
+        # Dagster takes a second or two to import and open the lake's instance: show it.
+        task = progress.add_task("starting the orchestrator", total=None)
+        from insightflow.orchestration import run_job
 
         def started(step: str) -> None:
             progress.update(task, description=f"{step} ...")
