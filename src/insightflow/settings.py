@@ -23,6 +23,10 @@ a file. Everything has a default, so a lake works without any setting::
     smtp_user = "insightflow"          # INSIGHTFLOW_SMTP_USER
 
     # environment only: INSIGHTFLOW_ALERT_WEBHOOK (Slack-compatible URL), INSIGHTFLOW_SMTP_PASSWORD
+
+    [lake]
+    keep_snapshots = 20      # INSIGHTFLOW_KEEP_SNAPSHOTS: snapshots kept per table (0: all); older
+                             # ones expire (in batches) with their files: `--as-of` reaches that far
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class Settings:
     smtp_starttls: bool = True
     smtp_user: str | None = None
     smtp_password: str | None = None
+    keep_snapshots: int = 20
 
     @classmethod
     def load(cls, lake: str | os.PathLike[str] | None = None) -> Settings:
@@ -97,6 +102,7 @@ _KEYS = (
     ("smtp_port", "alerts", "SMTP_PORT"),
     ("smtp_starttls", "alerts", "SMTP_STARTTLS"),
     ("smtp_user", "alerts", "SMTP_USER"),
+    ("keep_snapshots", "lake", "KEEP_SNAPSHOTS"),
 )
 _SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "INSIGHTFLOW_SMTP_PASSWORD"))
 _TYPES = {f.name: f.type for f in fields(Settings)}

@@ -26,6 +26,7 @@ from insightflow.errors import LakeError, TableNotFound
 from insightflow.lake.layout import LakeLayout
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -83,11 +84,21 @@ def _local_path(uri: str) -> str:
 class LakeCatalog:
     """The SQL (SQLite) Iceberg catalog of one lake."""
 
-    def __init__(self, layout: LakeLayout) -> None:
+    def __init__(self, layout: LakeLayout, *, keep_snapshots: int | None = None) -> None:
+        """``keep_snapshots``: snapshots kept per table (0: all); default: the lake's setting."""
         self.layout = layout
         layout.create()
         self._iceberg = None
         self._opening = threading.Lock()
+        self._keep_snapshots = keep_snapshots
+
+    @property
+    def keep_snapshots(self) -> int:
+        if self._keep_snapshots is None:
+            from insightflow.settings import Settings
+
+            self._keep_snapshots = Settings.load(self.layout.root).keep_snapshots
+        return self._keep_snapshots
 
     @property
     def _catalog(self):  # noqa: ANN202 - a pyiceberg SqlCatalog, imported on first use
@@ -146,7 +157,8 @@ class LakeCatalog:
         """The data files of ``name`` at ``snapshot_id`` (default: its current snapshot)."""
         table = self.load(name)
         if snapshot_id is not None and table.snapshot_by_id(snapshot_id) is None:
-            raise LakeError(f"table {name} has no snapshot {snapshot_id}")
+            raise LakeError(f"table {name} has no snapshot {snapshot_id} (the lake keeps each table's last "
+                            f"{self.keep_snapshots or 'all'} snapshots: setting keep_snapshots)")
         snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
         files: tuple[str, ...] = ()
         if snapshot is not None:
@@ -243,11 +255,13 @@ class LakeCatalog:
                 with tx.update_schema() as update:
                     update.union_by_name(_optional(schema))
                 metadata = tx.table_metadata
+            missing = {key: value for key, value in _TABLE_PROPERTIES.items() if key not in metadata.properties}
             if metadata.name_mapping() is None:
-                mapping = metadata.schema().name_mapping.model_dump_json()
-                tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
+                missing[TableProperties.DEFAULT_NAME_MAPPING] = metadata.schema().name_mapping.model_dump_json()
+            if missing:
+                tx.set_properties(**missing)
             update_snapshot = tx.update_snapshot(snapshot_properties=properties or {})
-            producer = update_snapshot.overwrite() if overwrite else update_snapshot.fast_append()
+            producer = _live_manifests_only(update_snapshot.overwrite()) if overwrite else update_snapshot.fast_append()
             with producer as snapshot:
                 if overwrite:
                     for task in table.scan().plan_files():
@@ -258,7 +272,29 @@ class LakeCatalog:
         # The commit updated ``table`` to the new metadata: no reload needed.
         current = table.current_snapshot()
         assert current is not None
+        self._expire_snapshots(table)
         return current.snapshot_id
+
+    def _expire_snapshots(self, table: Table) -> None:
+        """Expire the table's oldest snapshots beyond ``keep_snapshots`` and delete their files.
+
+        Every snapshot stays in the table's metadata, which PyIceberg copies many times per commit:
+        without expiry a commit took 0.05 s on a new table and 0.77 s after 200 runs. Expiring in
+        batches (when the count exceeds the limit by half) makes the file walk below rare. A file is
+        deleted only when no kept snapshot mentions it (as live or deleted). Readers of an expired
+        snapshot (``--as-of`` an old run) get an error naming the setting.
+        """
+        keep = self.keep_snapshots
+        snapshots = sorted(table.snapshots(), key=lambda s: s.sequence_number or 0)
+        if not keep or len(snapshots) <= keep + max(1, keep // 2):
+            return
+        current = table.current_snapshot()
+        expired = [s for s in snapshots[:-keep] if current is None or s.snapshot_id != current.snapshot_id]
+        kept = [s for s in snapshots if s not in expired]
+        unreferenced = _referenced(table, expired) - _referenced(table, kept)
+        table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
+        for path in unreferenced:
+            Path(_local_path(path)).unlink(missing_ok=True)
 
     def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
         """Make an older snapshot's files current again, as a new overwrite snapshot."""
@@ -270,7 +306,7 @@ class LakeCatalog:
             update_snapshot = tx.update_snapshot(
                 snapshot_properties={"insightflow.rollback-to": str(snapshot_id)}
             )
-            with update_snapshot.overwrite() as snapshot:
+            with _live_manifests_only(update_snapshot.overwrite()) as snapshot:
                 for task in table.scan().plan_files():
                     snapshot.delete_data_file(task.file)
                 for path in files:
@@ -310,6 +346,46 @@ class LakeCatalog:
         except NamespaceAlreadyExistsError:
             pass
         return self._catalog.create_table(name, schema=_optional(schema))
+
+
+#: Set on every table: PyIceberg deletes a table's metadata files beyond the newest 10 on commit
+#: (only the newest is read; the others pile up, one per commit, otherwise).
+_TABLE_PROPERTIES = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "10",
+}
+
+
+def _referenced(table: Table, snapshots: Iterable) -> set[str]:
+    """Every file the snapshots mention: manifest lists, manifests and data files (live or deleted)."""
+    paths: set[str] = set()
+    for snapshot in snapshots:
+        paths.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            paths.add(manifest.manifest_path)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+                paths.add(entry.data_file.file_path)
+    return paths
+
+
+def _live_manifests_only(producer: P) -> P:
+    """An overwrite that leaves out of the new snapshot the manifests holding only deleted entries.
+
+    PyIceberg (0.12) carries every earlier manifest whose entries are all DELETED into each new
+    overwrite snapshot (the bug apache/iceberg-go#1153 fixed in Go): a table replaced on every run
+    gained one manifest a run, which every later scan and commit read — a commit took 0.07 s on a
+    new table, 1.3 s after 100 runs. Such a manifest records deletions made by an earlier snapshot,
+    which keeps it; it has no file for the new one. Manifests without counts are kept.
+    """
+    existing = producer._existing_manifests  # noqa: SLF001 - the step that carries manifests over
+
+    def live() -> list:
+        return [m for m in existing() if not (
+            m.added_files_count == 0 and m.existing_files_count == 0 and (m.deleted_files_count or 0) > 0
+        )]
+
+    producer._existing_manifests = live  # noqa: SLF001
+    return producer
 
 
 def _optional(schema: pa.Schema) -> pa.Schema:
