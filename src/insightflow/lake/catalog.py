@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import shutil
 import threading
 import time
@@ -27,6 +28,7 @@ from insightflow.lake.layout import LakeLayout
 
 T = TypeVar("T")
 P = TypeVar("P")
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -272,7 +274,10 @@ class LakeCatalog:
         # The commit updated ``table`` to the new metadata: no reload needed.
         current = table.current_snapshot()
         assert current is not None
-        self._expire_snapshots(table)
+        try:
+            self._expire_snapshots(table)
+        except Exception as error:  # noqa: BLE001 - housekeeping: the commit stands, and is not retried
+            log.warning("could not expire old snapshots of %s: %s", name, error)
         return current.snapshot_id
 
     def _expire_snapshots(self, table: Table) -> None:
@@ -285,7 +290,7 @@ class LakeCatalog:
         snapshot (``--as-of`` an old run) get an error naming the setting.
         """
         keep = self.keep_snapshots
-        snapshots = sorted(table.snapshots(), key=lambda s: s.sequence_number or 0)
+        snapshots = sorted(table.snapshots(), key=lambda s: (s.sequence_number or 0, s.timestamp_ms))
         if not keep or len(snapshots) <= keep + max(1, keep // 2):
             return
         current = table.current_snapshot()
