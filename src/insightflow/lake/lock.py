@@ -11,16 +11,24 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from insightflow.errors import LakeBusyError
 from insightflow.lake.layout import LakeLayout
 
 
 @contextmanager
-def lake_lock(layout: LakeLayout, timeout: float = 60.0, poll: float = 0.1) -> Iterator[None]:
-    """Hold the lake's write lock; wait up to ``timeout`` seconds for another run to finish."""
+def lake_lock(
+    layout: LakeLayout, timeout: float = 60.0, poll: float = 0.1, *, file: Path | None = None
+) -> Iterator[None]:
+    """Hold the lake's write lock; wait up to ``timeout`` seconds for another run to finish.
+
+    ``file``: another lock file of the lake (default: its write lock, ``lake/.lock``).
+    """
     layout.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    lock_file = file or layout.lock_file
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:
         while True:

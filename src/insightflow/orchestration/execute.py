@@ -11,7 +11,8 @@ from pathlib import Path
 from insightflow.errors import InsightFlowError, LakeError, UsageError
 from insightflow.lake import RunRecord
 from insightflow.orchestration.definitions import JOBS, build_definitions
-from insightflow.orchestration.instance import lake_instance
+from insightflow.lake.lock import lake_lock
+from insightflow.orchestration.instance import dagster_home, lake_instance
 from insightflow.orchestration.resources import LocalRun, local_run
 from insightflow.pipeline import Lakehouse
 from insightflow.session import StartCallback, StepCallback
@@ -44,7 +45,11 @@ def run_job(
         "resources": {"lake": {"config": config}},
         "loggers": {"console": {"config": {"log_level": "DEBUG" if debug else "CRITICAL"}}},
     }
-    with local_run(LocalRun(on_step, on_start, dict(engine_options or {}))) as local:
+    # Two command-line runs on one lake take turns from here, not only once inside the job (the
+    # lake's lock): started together on a new lake, both wrote Dagster's SQLite run storage at once
+    # and one could fail on its lock ("database is locked") before the lake's lock was reached.
+    with lake_lock(lakehouse.layout, lakehouse.lock_timeout, file=dagster_home(lakehouse.layout) / "cli.lock"), \
+            local_run(LocalRun(on_step, on_start, dict(engine_options or {}))) as local:
         result = job_def.execute_in_process(
             run_config=run_config,
             instance=lake_instance(lakehouse.layout),
