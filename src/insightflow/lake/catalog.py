@@ -362,11 +362,16 @@ _TABLE_PROPERTIES = {
 
 
 def _referenced(table: Table, snapshots: Iterable) -> set[str]:
-    """Every file the snapshots mention: manifest lists, manifests and data files (live or deleted)."""
+    """Every file the snapshots mention: manifest lists, manifests and data files (live or deleted).
+
+    Snapshots share manifests (an append keeps every earlier one): each is read once.
+    """
     paths: set[str] = set()
     for snapshot in snapshots:
         paths.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(table.io):
+            if manifest.manifest_path in paths:
+                continue
             paths.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
                 paths.add(entry.data_file.file_path)
