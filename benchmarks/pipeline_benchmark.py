@@ -6,8 +6,8 @@
 Each measurement is a fresh process (imports included), so the figures are what a user waits
 for. Besides ``insightflow run`` (the Dagster job), the plain ``Lakehouse.run`` call — the same
 steps without the orchestrator — is timed too, which splits the run's cost between the pipeline's
-own work and the orchestrator's. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA) when given, else a
-synthetic scale-1 export; scale N is an N-times copy with ids shifted per copy
+own work and the orchestrator's. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA)
+when given, else a synthetic scale-1 export; scale N is an N-times copy with ids shifted per copy
 (benchmarks/scaled_copy.py). Prints wall seconds (best and median of --repeat), CPU seconds, peak
 RSS, per-step times of the pipeline and the ratio pipeline / floor.
 

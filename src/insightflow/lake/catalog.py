@@ -295,8 +295,9 @@ class LakeCatalog:
             return
         current = table.current_snapshot()
         expired = [s for s in snapshots[:-keep] if current is None or s.snapshot_id != current.snapshot_id]
-        kept = [s for s in snapshots if s not in expired]
-        unreferenced = _referenced(table, expired) - _referenced(table, kept)
+        expired_ids = {s.snapshot_id for s in expired}
+        kept = _referenced(table, [s for s in snapshots if s.snapshot_id not in expired_ids])
+        unreferenced = _referenced(table, expired, known=kept) - kept
         table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
         for path in unreferenced:
             Path(_local_path(path)).unlink(missing_ok=True)
@@ -361,16 +362,17 @@ _TABLE_PROPERTIES = {
 }
 
 
-def _referenced(table: Table, snapshots: Iterable) -> set[str]:
+def _referenced(table: Table, snapshots: Iterable, known: set[str] = frozenset()) -> set[str]:
     """Every file the snapshots mention: manifest lists, manifests and data files (live or deleted).
 
-    Snapshots share manifests (an append keeps every earlier one): each is read once.
+    Snapshots share manifests (an append keeps every earlier one): each is read once, and not at
+    all when it is in ``known`` (files found already, with everything their manifests mention).
     """
     paths: set[str] = set()
     for snapshot in snapshots:
         paths.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(table.io):
-            if manifest.manifest_path in paths:
+            if manifest.manifest_path in paths or manifest.manifest_path in known:
                 continue
             paths.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
