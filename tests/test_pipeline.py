@@ -98,7 +98,7 @@ def test_a_failed_check_publishes_nothing(lake: Lakehouse, small_export: Path, m
             {"check": "range", "column": "order_quantity", "max": 1},)})
         for m in models.load_models()
     )
-    monkeypatch.setattr("insightflow.pipeline.load_models", lambda: broken)
+    monkeypatch.setattr("insightflow.transform.models.load_models", lambda: broken)
     with pytest.raises(QualityGateError, match=r"marts.fact_sales: range\(order_quantity\) failed on 4 rows"):
         lake.run(small_export)
     assert lake.kpis() == before

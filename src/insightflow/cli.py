@@ -22,6 +22,7 @@ from rich.table import Table
 from insightflow.errors import InsightFlowError, UsageError
 from insightflow.lake import RunRecord
 from insightflow.pipeline import Lakehouse
+from insightflow.transform.models import STAGES
 
 app = typer.Typer(
     help="InsightFlow: supply-chain CSV exports to an Iceberg star schema, KPIs and a dashboard.",
@@ -116,11 +117,7 @@ def ingest(
     _OUT.print(table)
 
 
-class Stage(str, Enum):
-    all = "all"
-    ingest = "ingest"
-    dims = "dims"
-    facts = "facts"
+Stage = Enum("Stage", {name: name for name in STAGES}, type=str)  # all, ingest, dims, facts
 
 
 @app.command()
@@ -130,7 +127,7 @@ def run(
     ] = None,
     stage: Annotated[
         Stage, typer.Option("--stage", help="Run one stage: ingest, dims (job 1) or facts (job 2).")
-    ] = Stage.all,
+    ] = Stage.all,  # type: ignore[attr-defined]
     engine: Annotated[EngineName, typer.Option("--engine", help="Engine that runs the models.")] = EngineName.duckdb,
     spark_master: Annotated[
         str | None,
@@ -149,10 +146,7 @@ def run(
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run.
-
-    The run is the Dagster job of `insightflow ui`, executed in this process.
-    """
+    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run."""
     options: dict = {}
     if spark_master:
         options["master"] = spark_master
@@ -161,19 +155,16 @@ def run(
         if bad:
             raise UsageError(f"--spark-conf takes KEY=VALUE, got {', '.join(map(repr, bad))}")
         options["conf"] = {key.strip(): value for key, _, value in (i.partition("=") for i in spark_conf)}
-    job = "insightflow" if stage is Stage.all else f"insightflow_{stage.value}"
-    record = _orchestrated(_lake(lake), source, job=job, engine=engine.value, engine_options=options, debug=debug)
+    record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
 
 
-def _orchestrated(lakehouse: Lakehouse, source: Path | None, **options: object) -> RunRecord:
-    """Run a job of the orchestrator with a live display of its steps, then their summary."""
+def _run_live(lakehouse: Lakehouse, source: Path | None, **options: object) -> RunRecord:
+    """``Lakehouse.run`` with a live display of its steps on a terminal, then their summary."""
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as progress:
-        # Dagster takes a second or two to import and open the lake's instance: show it.
-        task = progress.add_task("starting the orchestrator", total=None)
-        from insightflow.orchestration import run_job
+        task = progress.add_task("starting", total=None)
 
         def started(step: str) -> None:
             progress.update(task, description=f"{step} ...")
@@ -183,7 +174,7 @@ def _orchestrated(lakehouse: Lakehouse, source: Path | None, **options: object) 
                 progress.console.print(f"  {step:<24} {seconds:7.2f} s {rows:>12,} rows")
 
         # a failure is one line (`insightflow history` shows the failed run's steps)
-        record = run_job(lakehouse, source, on_start=started, on_step=finished, **options)  # type: ignore[arg-type]
+        record = lakehouse.run(source, on_start=started, on_step=finished, **options)  # type: ignore[arg-type]
     _print_steps(err, [record])
     return record
 
@@ -235,7 +226,7 @@ def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
     err.print(f"generating a synthetic export into {lakehouse.layout.inbox} ...")
 
     lakehouse.generate_demo()
-    record = _orchestrated(lakehouse, lakehouse.layout.inbox, debug=debug)
+    record = _run_live(lakehouse, lakehouse.layout.inbox)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
     _print_kpis(lakehouse.kpis())
     flag = f" --lake {lake}" if lake else ""

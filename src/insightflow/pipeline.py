@@ -16,9 +16,9 @@ from functools import cached_property
 from pathlib import Path
 
 from insightflow.crawl import CrawlReport, crawl
-from insightflow.errors import InsightFlowError
+from insightflow.errors import InsightFlowError, UsageError
 from insightflow.ingest import IngestResult, ingest
-from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
+from insightflow.lake import ROLLBACK, LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
 from insightflow.query import (
@@ -30,8 +30,8 @@ from insightflow.query import (
     QueryResult,
     QueryService,
 )
-from insightflow.session import RunSession, StepCallback
-from insightflow.transform import load_models
+from insightflow.session import RunSession, StartCallback, StepCallback
+from insightflow.transform.models import STAGES, stage_models
 
 
 @dataclass
@@ -77,23 +77,31 @@ class Lakehouse:
         self,
         source: str | Path | None = None,
         *,
+        stage: str = "all",
         engine: str = "duckdb",
         engine_options: dict | None = None,
         on_step: StepCallback | None = None,
+        on_start: StartCallback | None = None,
     ) -> RunRecord:
         """Crawl + ingest ``source`` (default: the lake's inbox), build every model, publish.
 
+        ``stage`` runs one stage instead (``STAGES``: ``ingest``, ``dims`` or ``facts``);
         ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
-        ``engine_options`` go to its constructor. A failing run publishes nothing and is recorded
-        with its error; the error is re-raised.
+        ``engine_options`` go to its constructor; ``on_start(step)`` and ``on_step(step, seconds,
+        rows)`` follow the steps. A failing run publishes nothing and is recorded with its error;
+        the error is re-raised.
 
-        This is the plain call, without the orchestrator; ``insightflow run`` runs the same steps
-        as a Dagster job (``insightflow.orchestration.run_job``), with retries and run history.
+        ``insightflow run`` and the API's ``POST /runs`` are this call; the orchestrator's jobs
+        (schedule, inbox sensor, UI) run the same steps (``insightflow.orchestration``).
         """
-        session = RunSession(self, source, engine=engine, engine_options=engine_options, on_step=on_step)
+        if stage not in STAGES:
+            raise UsageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
+        session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
+                             on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout)
         with session:
-            session.ingest()
-            for model in load_models():
+            if stage in ("all", "ingest"):
+                session.ingest()
+            for model in stage_models(stage):
                 session.build(model)
             session.publish()
         return session.record
@@ -105,10 +113,6 @@ class Lakehouse:
         self.layout.create()
         generate(self.layout.inbox, scale=scale, seed=seed)
         return self.layout.inbox
-
-    def demo(self, *, scale: float = 1.0, seed: int = 42, on_step: StepCallback | None = None) -> RunRecord:
-        """Generate a synthetic export into the lake's inbox and run the whole pipeline on it."""
-        return self.run(self.generate_demo(scale=scale, seed=seed), on_step=on_step)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -195,7 +199,7 @@ class Lakehouse:
 
     def quality(self, run_id: str | None = None) -> RunRecord:
         """The check results of one run (default: the newest run), as recorded in ``ops.runs``."""
-        runs = [r for r in self.history() if r.engine != "rollback"]
+        runs = [r for r in self.history() if not r.is_rollback]
         if not runs:
             raise InsightFlowError(f"the lake at {self.layout.root} has no run yet; run `insightflow run` first")
         if run_id is None:
@@ -204,17 +208,6 @@ class Lakehouse:
             if run.run_id == run_id:
                 return run
         raise InsightFlowError(f"no run {run_id}; `insightflow history` lists the runs")
-
-    def _clean_staging(self) -> None:
-        """Remove what a crashed run left: staged files and data files no snapshot references."""
-        leftovers = list(self.layout.staging.iterdir()) if self.layout.staging.exists() else []
-        for leftover in leftovers:
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-        if leftovers and self.layout.exists():  # a run died: it may have moved files it never committed
-            self.catalog.remove_orphans()
 
     # --- query layer --------------------------------------------------------------------------
 
@@ -253,7 +246,7 @@ class Lakehouse:
         """Make an old snapshot of ``table`` current again, as a new commit, and publish it.
 
         Readers follow the snapshots of the newest successful run, so the rollback is recorded in
-        ``ops.runs`` as a run of engine ``rollback`` that republishes every table of the last
+        ``ops.runs`` as a record of kind ``rollback`` that republishes every table of the last
         run with ``table`` at the new snapshot. Undo it by rolling back to the previous snapshot.
         """
         self._require_published()
@@ -265,9 +258,10 @@ class Lakehouse:
                                        f"`insightflow snapshots {table}` lists them")
             published = self.reader().snapshots
             new_snapshot = self.catalog.set_current_snapshot(table, snapshot_id)
-            record = RunRecord(run_id, "success", "rollback", f"{table}@{snapshot_id}", started,
+            record = RunRecord(run_id, "success", None, f"{table}@{snapshot_id}", started,
                                datetime.now(UTC), snapshots={**published, table: new_snapshot},
-                               steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}])
+                               steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}],
+                               kind=ROLLBACK)
             record_run(self.catalog, record, self.layout.staging / run_id)
             shutil.rmtree(self.layout.staging / run_id, ignore_errors=True)
         return record

@@ -19,25 +19,23 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 import pyarrow.parquet as pq
 
+from insightflow.contracts import load_contracts
 from insightflow.crawl import crawl
 from insightflow.errors import InsightFlowError, LakeError, QualityGateError, TransientError
 from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
-from insightflow.lake import RunRecord, list_runs, record_run
+from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, record_run
 from insightflow.lake.lock import lake_lock
 from insightflow.lake.runs import record_history
 from insightflow.quality import CheckResult, check_record
 from insightflow.transform.engine import BuildResult, Engine
 from insightflow.transform.engines import create_engine
-from insightflow.transform.models import Model, load_models
+from insightflow.transform.models import Model
 from insightflow.transform.runner import build_model, publish
-
-if TYPE_CHECKING:
-    from insightflow.pipeline import Lakehouse
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +97,7 @@ class RunSession:
 
     def __init__(
         self,
-        lakehouse: Lakehouse,
+        catalog: LakeCatalog,
         source: str | Path | None = None,
         *,
         engine: str = "duckdb",
@@ -107,9 +105,11 @@ class RunSession:
         on_step: StepCallback | None = None,
         on_start: StartCallback | None = None,
         orchestrator_run_id: str | None = None,
+        lock_timeout: float = 60.0,
     ) -> None:
-        self.lakehouse = lakehouse
-        self.layout = lakehouse.layout
+        self.catalog = catalog
+        self.layout = catalog.layout
+        self.lock_timeout = lock_timeout
         self.source = Path(source) if source else self.layout.inbox
         self.engine_name = engine
         self.engine_options = engine_options or {}
@@ -119,7 +119,8 @@ class RunSession:
         started = datetime.now(UTC)
         suffix = (orchestrator_run_id or uuid.uuid4().hex)[:6]
         self.run_id = f"{started:%Y%m%dT%H%M%S}-{suffix}"
-        self.record = RunRecord(self.run_id, "running", engine, str(self.source), started, started)
+        self.record = RunRecord(self.run_id, "running", engine, str(self.source), started, started,
+                                orchestrator_run_id=orchestrator_run_id)
         self.staging = self.layout.staging / self.run_id
         self.steps: dict[str, StepRecord] = {}
         self.outcomes: dict[str, ModelOutcome] = {}
@@ -138,14 +139,14 @@ class RunSession:
 
     def open(self, lock_timeout: float | None = None) -> Self:
         """Take the lake's lock and clean what a crashed run left behind."""
-        timeout = self.lakehouse.lock_timeout if lock_timeout is None else lock_timeout
+        timeout = self.lock_timeout if lock_timeout is None else lock_timeout
         self._stack.enter_context(lake_lock(self.layout, timeout))
         self._locked = True
-        self.lakehouse._clean_staging()
+        self.catalog.clean_staging()
         if self.layout.exists():
-            successes = [r for r in list_runs(self.lakehouse.catalog) if r.status == "success"]
-            self._previous = successes[-1] if successes else None
-            built = [r for r in successes if r.engine != "rollback"]
+            successes = [r for r in list_runs(self.catalog) if r.status == "success"]
+            self._previous = last_published(successes)
+            built = [r for r in successes if not r.is_rollback]
             self._previous_rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
         return self
 
@@ -233,7 +234,7 @@ class RunSession:
         record = self.step("ingest")
         clock = time.perf_counter()
         checkpoint("ingest")
-        self.ingested = loads = ingest(self.lakehouse.catalog, report.accepted)
+        self.ingested = loads = ingest(self.catalog, report.accepted)
         record.rows = sum(load.rows for load in loads.loaded)
         record.rows_in = record.rows + sum(load.invalid_rows for load in loads.loaded)
         record.bytes_in = sum(sizes.get(load.file, 0) for load in loads.loaded)
@@ -271,9 +272,9 @@ class RunSession:
         record = self.step("publish")
         clock = time.perf_counter()
         builds = [o.build for o in self.outcomes.values()]
-        snapshots = publish(self.lakehouse.catalog, builds, self.run_id)
-        carried = self._previous.snapshots if self._previous and self._partial() else {}
-        self.record.snapshots = {**carried, **snapshots}
+        snapshots = publish(self.catalog, builds, self.run_id)
+        carried = self._previous.snapshots if self._previous else {}
+        self.record.snapshots = {**carried, **self._raw_snapshots(), **snapshots}
         record.rows = sum(b.rows for b in builds)
         self._done(record, time.perf_counter() - clock)
         self._finish("success")
@@ -300,25 +301,32 @@ class RunSession:
         """Make an input table readable by the engine: built in this run, or as last published."""
         if name in self._registered:
             return
-        catalog = self.lakehouse.catalog
+        catalog = self.catalog
         if not catalog.exists(name):
             hint = ("ingest an export that holds its source file" if name.startswith("raw.")
                     else "run the stage that builds it first")
             raise LakeError(f"{name} has no data yet: {hint}")
-        published = self._previous.snapshots.get(name) if self._previous else None
+        # A run reads the raw tables as they are (its own loads and those of an `ingest`), and the
+        # tables it does not build as last published.
+        published = self._previous.snapshots.get(name) if self._previous and not _is_raw(name) else None
         self.engine().register(catalog.resolve(name, published))
         self._registered.add(name)
 
-    def _partial(self) -> bool:
-        """Whether this run builds only some of the models (a stage job)."""
-        return set(self.outcomes) != {m.table for m in load_models()}
+    def _raw_snapshots(self) -> dict[str, int]:
+        """The snapshot of each raw table the run read: published with the run's record."""
+        snapshots = {}
+        for contract in load_contracts().values():
+            snapshot = self.catalog.current_snapshot_id(contract.table)
+            if snapshot is not None:
+                snapshots[contract.table] = snapshot
+        return snapshots
 
     def _added_bytes(self, loads: IngestResult) -> int:
         total = 0
         for load in loads.loaded:
             if load.snapshot_id is None:
                 continue
-            snapshot = self.lakehouse.catalog.load(load.table).snapshot_by_id(load.snapshot_id)
+            snapshot = self.catalog.load(load.table).snapshot_by_id(load.snapshot_id)
             if snapshot and snapshot.summary:
                 total += int(snapshot.summary.get("added-files-size", 0) or 0)
         return total
@@ -345,7 +353,7 @@ class RunSession:
     def _write_record(self, *, required: bool) -> None:
         """Append to ``ops.runs`` (for a successful run: the publish point) and ``ops.run_history``."""
         checkpoint("record-run")
-        catalog = self.lakehouse.catalog
+        catalog = self.catalog
         try:
             record_run(catalog, self.record, self.staging)
         except (InsightFlowError, OSError):
@@ -362,6 +370,10 @@ class RunSession:
         from insightflow.monitoring import after_run
 
         after_run(self)
+
+
+def _is_raw(table: str) -> bool:
+    return table in {c.table for c in load_contracts().values()}
 
 
 def _uncompressed(path: Path) -> int:

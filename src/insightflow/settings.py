@@ -11,6 +11,8 @@ a file. Everything has a default, so a lake works without any setting::
     schedule_enabled = false # INSIGHTFLOW_SCHEDULE_ENABLED: the schedule is off until turned on
     sensor_interval = 30     # INSIGHTFLOW_SENSOR_INTERVAL: seconds between two looks at the inbox
     sensor_enabled = true    # INSIGHTFLOW_SENSOR_ENABLED
+    report_interval = 30     # INSIGHTFLOW_REPORT_INTERVAL: seconds between two looks at ops.runs for
+                             # runs done outside the orchestrator (shown in its UI)
     ui_url = "http://127.0.0.1:3000"   # INSIGHTFLOW_UI_URL: base of the run links in alerts
 
     [alerts]
@@ -53,6 +55,7 @@ class Settings:
     schedule_enabled: bool = False
     sensor_interval: int = 30
     sensor_enabled: bool = True
+    report_interval: int = 30
     ui_url: str = "http://127.0.0.1:3000"
     alert_on_success: bool = False
     alert_webhook: str | None = None
@@ -94,6 +97,7 @@ _KEYS = (
     ("schedule_enabled", "orchestration", "SCHEDULE_ENABLED"),
     ("sensor_interval", "orchestration", "SENSOR_INTERVAL"),
     ("sensor_enabled", "orchestration", "SENSOR_ENABLED"),
+    ("report_interval", "orchestration", "REPORT_INTERVAL"),
     ("ui_url", "orchestration", "UI_URL"),
     ("alert_on_success", "alerts", "ALERT_ON_SUCCESS"),
     ("email_to", "alerts", "ALERT_EMAIL_TO"),

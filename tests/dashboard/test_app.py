@@ -133,7 +133,7 @@ def test_a_failed_run_shows_a_banner_and_the_last_good_snapshot(
             {"check": "range", "column": "order_quantity", "max": 1},)})
         for m in models.load_models()
     )
-    monkeypatch.setattr("insightflow.pipeline.load_models", lambda: broken)
+    monkeypatch.setattr("insightflow.transform.models.load_models", lambda: broken)
     with pytest.raises(QualityGateError):
         lake.run(small_export)
     failed = lake.history()[-1]

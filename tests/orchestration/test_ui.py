@@ -1,5 +1,6 @@
-"""`insightflow ui`: the Dagster UI of the lake serves its page, knows the assets and the runs of
-`insightflow run`, and its daemon runs the inbox sensor: files dropped in the inbox start one run."""
+"""`insightflow ui`: the Dagster UI of the lake serves its page, shows the assets and checks that
+`insightflow run` published (outside Dagster), and its daemon runs the inbox sensor: files dropped
+in the inbox start one run."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from insightflow import Lakehouse
-from insightflow.orchestration import run_job
 from tests.exports import ORDERS, write_export
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
@@ -41,14 +41,39 @@ def runs(base: str) -> list[dict]:
     return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in json.loads(answer)["data"]["runsOrError"]["results"]]
 
 
+ASSETS = """{ assetNodes { assetKey { path }
+  assetMaterializations(limit: 1) { runId metadataEntries { label ... on TextMetadataEntry { text } } }
+  assetChecksOrError { ... on AssetChecks { checks { name
+    executionForLatestMaterialization { status evaluation { success } } } } } } }"""
+
+
+def assets(base: str) -> dict[str, dict]:
+    """Per asset: the metadata of its latest materialization and the status of each of its checks."""
+    _, answer = get(f"{base}/graphql", {"query": ASSETS})
+    nodes = json.loads(answer).get("data", {}).get("assetNodes") or []
+    found = {}
+    for node in nodes:
+        latest = node["assetMaterializations"][0] if node["assetMaterializations"] else None
+        checks = (node.get("assetChecksOrError") or {}).get("checks", [])
+        found["/".join(node["assetKey"]["path"])] = {
+            "metadata": {e["label"]: e.get("text") for e in latest["metadataEntries"]} if latest else None,
+            "checks": {c["name"]: (c["executionForLatestMaterialization"] or {}).get("status") for c in checks},
+        }
+    return found
+
+
 def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -> None:
     lake = Lakehouse(tmp_path / "lake")
-    run_job(lake, small_export)  # what `insightflow run` does: its run must be in the UI's history
+    cli = [sys.executable, "-m", "insightflow.cli"]
+    # a run from the command line, outside Dagster: the UI must still show what it published
+    subprocess.run([*cli, "run", "--source", str(small_export), "--lake", str(lake.layout.root)],
+                   check=True, capture_output=True, timeout=300)
+    cli_run = lake.history()[-1].run_id
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "insightflow.cli", "ui", "--port", str(port), "--lake", str(lake.layout.root)],
+        [*cli, "ui", "--port", str(port), "--lake", str(lake.layout.root)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "INSIGHTFLOW_SENSOR_INTERVAL": "3"},
+        env={**os.environ, "INSIGHTFLOW_SENSOR_INTERVAL": "3", "INSIGHTFLOW_REPORT_INTERVAL": "3"},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -73,8 +98,18 @@ def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -
             time.sleep(1)
         keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
         assert {"raw/orders", "curated/order_dim", "marts/fact_sales", "ops/runs"} <= keys
-        assert [r["status"] for r in runs(base)] == ["SUCCESS"]
+        assert runs(base) == []  # the command-line run was not a Dagster run...
         assert (lake.layout.root / ".dagster" / "dagster.yaml").exists()
+        # ... but within a minute (here: a 3 s interval) its tables and checks are in the asset graph
+        deadline = time.monotonic() + 60
+        while (assets(base).get("marts/fact_sales") or {}).get("metadata") is None:
+            assert time.monotonic() < deadline, f"the CLI run is not in the asset graph: {assets(base)}"
+            time.sleep(1)
+        graph = assets(base)
+        for key in ("raw/orders", "curated/order_dim", "marts/fact_sales", "marts/order_summary", "ops/runs"):
+            assert graph[key]["metadata"]["insightflow_run_id"] == cli_run, (key, graph[key])
+        assert graph["marts/fact_sales"]["checks"] == {"quality_gate": "SUCCEEDED", "quality_warnings": "FAILED"}
+        assert graph["curated/order_dim"]["checks"]["quality_gate"] == "SUCCEEDED"
         # the daemon's sensor: a changed export dropped into the inbox starts exactly one run
         write_export(lake.layout.inbox, {"orders": ORDERS[:-1]})
         deadline = time.monotonic() + 180

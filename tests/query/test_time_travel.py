@@ -31,7 +31,7 @@ def test_as_of_and_rollback_restore_the_pre_change_figures(tmp_path: Path) -> No
     assert lake.kpis() == before
     published = [s for s in lake.snapshots("marts.fact_sales") if s["published"]]
     assert published[-1]["rollback_to"] == str(first.snapshots["marts.fact_sales"])
-    assert lake.history()[-1].engine == "rollback"
+    assert lake.history()[-1].kind == "rollback"
 
     # a rollback is a commit like any other: it can itself be undone
     for table in changed_tables:

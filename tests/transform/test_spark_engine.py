@@ -80,7 +80,7 @@ def test_cli_passes_spark_master_and_settings_to_the_engine(
         calls.append((engine, engine_options))
         raise UsageError("stop here")
 
-    monkeypatch.setattr("insightflow.orchestration.run_job", fake_run)
+    monkeypatch.setattr("insightflow.pipeline.Lakehouse.run", fake_run)
     args = ["run", "--lake", str(tmp_path), "--engine", "spark", "--spark-master", "spark://head:7077",
             "--spark-conf", "spark.executor.memory=8g", "--spark-conf", "spark.sql.shuffle.partitions=64"]
     result = CliRunner().invoke(app, args)  # `main` turns the error into one line; `app` raises it
@@ -173,7 +173,7 @@ def test_a_model_failing_on_spark_fails_the_run_and_commits_nothing(
         for m in load_models()
     )
     assert [m.table for m in broken][:2] == ["curated.customer_dim", "curated.product_dim"]
-    monkeypatch.setattr("insightflow.pipeline.load_models", lambda: broken)
+    monkeypatch.setattr("insightflow.transform.models.load_models", lambda: broken)
     with pytest.raises(ModelError) as caught:
         lake.run(small_export, engine="spark", engine_options={"session": spark})
     message = str(caught.value)

@@ -135,7 +135,7 @@ class DashboardData:
         self.lake = lake
 
     def status(self) -> LakeStatus:
-        runs = [r for r in self.lake.runs() if r.engine != "rollback"]
+        runs = [r for r in self.lake.runs() if not r.is_rollback]
         successes = [r for r in self.lake.runs() if r.status == "success"]
         return LakeStatus(
             str(self.lake.layout.root),

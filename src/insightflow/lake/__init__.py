@@ -2,15 +2,17 @@
 
 from insightflow.lake.catalog import LakeCatalog, SnapshotInfo, TableFiles
 from insightflow.lake.layout import LakeLayout
-from insightflow.lake.runs import RunRecord, last_successful_run, list_runs, record_run
+from insightflow.lake.runs import ROLLBACK, RUN, RunRecord, last_published, list_runs, record_run
 
 __all__ = [
     "LakeCatalog",
     "LakeLayout",
+    "ROLLBACK",
+    "RUN",
     "RunRecord",
     "SnapshotInfo",
     "TableFiles",
-    "last_successful_run",
+    "last_published",
     "list_runs",
     "record_run",
 ]

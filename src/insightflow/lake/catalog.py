@@ -170,6 +170,13 @@ class LakeCatalog:
         columns = tuple((f.name, _duckdb_type(f.field_type)) for f in schema.fields)
         return TableFiles(name, snapshot.snapshot_id if snapshot else None, files, columns)
 
+    def current_snapshot_id(self, name: str) -> int | None:
+        """The id of the current snapshot of ``name``; None when the table or a snapshot is missing."""
+        if not self.exists(name):
+            return None
+        snapshot = self.load(name).current_snapshot()
+        return snapshot.snapshot_id if snapshot else None
+
     def empty_snapshot(self, name: str) -> int | None:
         """The current snapshot id of ``name`` if the table exists and holds no row, else None."""
         try:
@@ -321,6 +328,18 @@ class LakeCatalog:
         current = table.current_snapshot()
         assert current is not None
         return current.snapshot_id
+
+    def clean_staging(self) -> None:
+        """Remove what a crashed run left: staged files, and data files no snapshot references."""
+        staging = self.layout.staging
+        leftovers = list(staging.iterdir()) if staging.exists() else []
+        for leftover in leftovers:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        if leftovers and self.layout.exists():  # a run died: it may have moved files it never committed
+            self.remove_orphans()
 
     def remove_orphans(self) -> int:
         """Delete data files that no snapshot of any table references (left by a crashed run)."""

@@ -32,8 +32,13 @@ _SCHEMA = pa.schema(
         ("steps", pa.string()),
         ("snapshots", pa.string()),
         ("checks", pa.string()),
+        ("kind", pa.string()),
+        ("orchestrator_run_id", pa.string()),
     ]
 )
+
+#: What a record of ``ops.runs`` stands for: a pipeline run, or a rollback that republishes.
+RUN, ROLLBACK = "run", "rollback"
 
 
 @dataclass
@@ -42,7 +47,7 @@ class RunRecord:
 
     run_id: str
     status: str
-    engine: str
+    engine: str | None  # the engine that ran the models (None for a rollback)
     source: str | None
     started_at: datetime
     finished_at: datetime
@@ -50,10 +55,17 @@ class RunRecord:
     steps: list[dict] = field(default_factory=list)
     snapshots: dict[str, int] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
+    kind: str = RUN
+    #: The Dagster run that made it, for runs the orchestrator launched (else None).
+    orchestrator_run_id: str | None = None
 
     @property
     def seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.kind == ROLLBACK
 
 
 def record_run(catalog: LakeCatalog, run: RunRecord, staging: Path) -> int:
@@ -81,12 +93,17 @@ def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
         row.pop("seconds")
         for name in ("steps", "snapshots", "checks"):
             row[name] = json.loads(row[name] or "null") or ({} if name == "snapshots" else [])
+        # Records written before `kind` existed told a rollback by its engine.
+        if not row["kind"]:
+            row["kind"] = ROLLBACK if row["engine"] == ROLLBACK else RUN
+            row["engine"] = None if row["kind"] == ROLLBACK else row["engine"]
         runs.append(RunRecord(**row))
     return sorted(runs, key=lambda r: (r.started_at, r.run_id))
 
 
-def last_successful_run(catalog: LakeCatalog) -> RunRecord | None:
-    successes = [r for r in list_runs(catalog) if r.status == "success"]
+def last_published(runs: list[RunRecord]) -> RunRecord | None:
+    """The newest successful record: the run (or rollback) whose snapshots readers see."""
+    successes = [r for r in runs if r.status == "success"]
     return successes[-1] if successes else None
 
 

@@ -32,7 +32,7 @@ def after_run(session: RunSession) -> None:
         return
     if session.layout.exists():
         try:
-            write_metrics(session.lakehouse.catalog, metrics_path(session.layout))
+            write_metrics(session.catalog, metrics_path(session.layout))
         except (InsightFlowError, OSError) as problem:
             log.warning("could not write the metrics file: %s", problem)
     record = session.record

@@ -35,7 +35,7 @@ class RunCollector(Collector):
     """Collects the metrics of a lake's recorded runs (rollbacks excluded)."""
 
     def __init__(self, runs: list[RunRecord]) -> None:
-        self.runs = [r for r in runs if r.engine != "rollback"]
+        self.runs = [r for r in runs if not r.is_rollback]
 
     def collect(self) -> Iterator:
         runs = self.runs

@@ -2,7 +2,9 @@
 
 ``build_definitions()`` wraps the library's steps (``insightflow.session``) as Dagster assets;
 ``insightflow.definitions`` holds the ``Definitions`` that ``dagster dev -m insightflow.definitions``
-loads, and ``run_job()`` executes a job in-process — what ``insightflow run`` does.
+loads (``insightflow ui``), and ``run_job()`` executes a job in-process and waits for it.
+``insightflow run`` does not use Dagster: it calls the library, and the sensor of
+``insightflow.orchestration.reporting`` shows its runs in the UI.
 """
 
 from insightflow.orchestration.definitions import JOBS, build_definitions

@@ -20,10 +20,17 @@ import dagster as dg
 
 from insightflow.contracts.sources import load_contracts
 from insightflow.errors import UsageError
+from insightflow.orchestration.reporting import (
+    GATE,
+    asset_key,
+    check_groups,
+    group_outcome,
+    lake_runs_sensor,
+    severity,
+)
 from insightflow.orchestration.resources import LakeResource
 from insightflow.orchestration.sensors import inbox_sensor
 from insightflow.quality import check_record
-from insightflow.quality.checks import check_name
 from insightflow.session import ModelOutcome, StepRecord
 from insightflow.settings import Settings
 from insightflow.transform.models import Model, load_models
@@ -34,7 +41,6 @@ for _category in ("BetaWarning", "PreviewWarning", "SupersessionWarning"):
         warnings.filterwarnings("ignore", category=getattr(dg, _category))
 
 RUNS_KEY = dg.AssetKey(["ops", "runs"])
-GATE, WARNINGS = "quality_gate", "quality_warnings"  # the asset checks of a model
 #: The jobs: the whole pipeline, and one per stage (each ends by publishing what it built).
 JOBS = {
     "insightflow": "crawl, ingest, build every model, check, publish",
@@ -43,10 +49,6 @@ JOBS = {
     "insightflow_facts": "build and publish the marts from the published dimensions (job 2)",
 }
 _STAGE_GROUPS = {"insightflow_ingest": "raw", "insightflow_dims": "curated", "insightflow_facts": "marts"}
-
-
-def asset_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(table.split("."))
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -82,7 +84,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         jobs=list(jobs.values()),
         schedules=[schedule],
-        sensors=[inbox_sensor(settings, jobs["insightflow"])],
+        sensors=[inbox_sensor(settings, jobs["insightflow"]), lake_runs_sensor(settings)],
         resources={"lake": LakeResource(lake=str(settings.lake))},
     )
 
@@ -119,19 +121,10 @@ def _ingest_asset(policy: dg.RetryPolicy) -> dg.AssetsDefinition:
 
 def _model_asset(model: Model, policy: dg.RetryPolicy) -> dg.AssetsDefinition:
     key = asset_key(model.table)
-    # The model's checks as two asset checks: GATE (blocking) holds its `error` checks, WARNINGS its
-    # `warn` ones; each rule's result is in their metadata. One Dagster check per rule costs three
-    # events a run (planned, output, evaluation), ~0.7 s for the pipeline's 40 rules.
-    severities = {}  # check name as the library reports it -> severity
-    if model.conserves:
-        severities[f"row_conservation({model.conserves})"] = "error"
-    for spec in model.checks:
-        severities[check_name(spec)] = spec.get("severity", "error")
-    groups = {GATE: [n for n, s in severities.items() if s == "error"],
-              WARNINGS: [n for n, s in severities.items() if s != "error"]}
+    groups = check_groups(model)
     check_specs = [
         dg.AssetCheckSpec(group, asset=key, blocking=group == GATE, description="; ".join(names))
-        for group, names in groups.items() if names
+        for group, names in groups.items()
     ]
 
     @dg.asset(key=key, deps=[asset_key(d) for d in model.depends_on], group_name=model.schema,
@@ -141,22 +134,12 @@ def _model_asset(model: Model, policy: dg.RetryPolicy) -> dg.AssetsDefinition:
         outcome: ModelOutcome = lake.step(model.table, lambda: lake.session.build(model))
         if outcome.blocking:  # Dagster fails the step after this result; say why first
             lake.note_failure(model.table, lake.session.quality_gate())
-        results = {c.name: c for c in outcome.checks}
+        results = {c.name: check_record(c) for c in outcome.checks}
         check_results = []
         for group, names in groups.items():
-            if not names:
-                continue
-            rules = [check_record(results[n]) if n in results else
-                     {"check": n, "status": "not run: no earlier run to compare with"} for n in names]
-            failed = [r for r in rules if r["status"] in ("fail", "warn")]
+            passed, metadata = group_outcome(group, names, results)
             check_results.append(dg.AssetCheckResult(
-                asset_key=key, check_name=group, passed=not failed,
-                severity=dg.AssetCheckSeverity.ERROR if group == GATE else dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "failed_checks": ", ".join(r["check"] for r in failed) or "none",
-                    "failing_rows": sum(r["failing_rows"] for r in failed),
-                    "checks": dg.MetadataValue.json(rules),
-                },
+                asset_key=key, check_name=group, passed=passed, severity=severity(group), metadata=metadata,
             ))
         build_result = outcome.build
         return dg.MaterializeResult(

@@ -3,53 +3,33 @@
 The job's steps share the session (its engine keeps the tables built so far), so the jobs run
 in one process (``in_process_executor``). When the run ends — published, failed or stopped — the
 session is closed: a run that did not publish is recorded as failed in ``ops.runs`` and its alert
-goes out, whether it was started by ``insightflow run``, the schedule, the sensor or the UI.
+goes out, whether it was started by the schedule, the inbox sensor or the UI.
 """
 
 from __future__ import annotations
 
-import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from insightflow.errors import InsightFlowError, is_transient
-from insightflow.pipeline import Lakehouse
-from insightflow.session import RunSession, StartCallback, StepCallback
+from insightflow.lake import LakeCatalog, LakeLayout
+from insightflow.session import RunSession
 
 T = TypeVar("T")
 
-
-@dataclass
-class LocalRun:
-    """What an in-process caller (``insightflow run``) hands to the run: Python objects that run
-    config cannot carry (progress callbacks, a live Spark session), and gets back: the session."""
-
-    on_step: StepCallback | None = None
-    on_start: StartCallback | None = None
-    engine_options: dict = field(default_factory=dict)
-    session: RunSession | None = None
-
-
-_local = threading.local()
-
-
-@contextmanager
-def local_run(run: LocalRun) -> Iterator[LocalRun]:
-    """Attach ``run`` to the job executed in-process in this thread."""
-    _local.run = run
-    try:
-        yield run
-    finally:
-        _local.run = None
+#: The sessions of the last runs executed in this process, by Dagster run id: ``run_job`` reads
+#: the outcome of the run it executed in-process (its record, and the error as raised) from here.
+SESSIONS: OrderedDict[str, RunSession] = OrderedDict()
+_KEPT_SESSIONS = 8
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The lake a run writes to and how it runs; defaults are the settings of the CLI."""
+    """The lake a run writes to and how it runs (engine options: ``spark_master``, ``spark_conf``)."""
 
     lake: str
     source: str = ""
@@ -62,22 +42,23 @@ class LakeResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[LakeResource]:
-        local: LocalRun = getattr(_local, "run", None) or LocalRun()
-        options = dict(local.engine_options)
-        if self.engine == "spark" and self.spark_master:
-            options.setdefault("master", self.spark_master)
-        if self.engine == "spark" and self.spark_conf:
-            options.setdefault("conf", dict(self.spark_conf))
+        options: dict = {}
+        if self.spark_master:
+            options["master"] = self.spark_master
+        if self.spark_conf:
+            options["conf"] = dict(self.spark_conf)
         session = RunSession(
-            Lakehouse(self.lake, lock_timeout=self.lock_timeout),
+            LakeCatalog(LakeLayout.resolve(self.lake)),
             self.source or None,
             engine=self.engine,
             engine_options=options,
-            on_step=local.on_step,
-            on_start=local.on_start,
             orchestrator_run_id=context.run.run_id if context.run else None,
+            lock_timeout=self.lock_timeout,
         )
-        local.session = session
+        if context.run is not None:
+            SESSIONS[context.run.run_id] = session
+            while len(SESSIONS) > _KEPT_SESSIONS:
+                SESSIONS.popitem(last=False)
         try:
             session.open()
         except Exception as error:

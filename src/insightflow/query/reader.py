@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from insightflow.errors import LakeError, TableNotFound
-from insightflow.lake import LakeCatalog, RunRecord, TableFiles
+from insightflow.lake import LakeCatalog, TableFiles, last_published
 from insightflow.query.cache import CatalogState, TableCache
 from insightflow.query.errors import QueryError
 from insightflow.query.sandbox import (
@@ -126,7 +126,7 @@ class LakeReader:
     def _pinned_snapshots(self, as_of: str | None) -> dict[str, int]:
         runs = self.catalog.runs()
         if as_of is None:
-            run = _last_success(runs)
+            run = last_published(runs)
             return dict(run.snapshots) if run else {}
         for run in runs:
             if run.run_id == as_of:
@@ -138,7 +138,7 @@ class LakeReader:
                     pinned[name] = int(as_of)
             if not pinned:
                 raise LakeError(f"no table has snapshot {as_of}; `insightflow history` lists runs")
-            published = _last_success(runs)
+            published = last_published(runs)
             return {**(published.snapshots if published else {}), **pinned}
         return {}
 
@@ -150,11 +150,6 @@ class LakeReader:
         if not before:
             raise LakeError(f"table {name} did not exist yet at {when.isoformat()}")
         return before[-1].snapshot_id
-
-
-def _last_success(runs: list[RunRecord]) -> RunRecord | None:
-    successes = [r for r in runs if r.status == "success"]
-    return successes[-1] if successes else None
 
 
 def referenced_tables(sql: str) -> list[str]:

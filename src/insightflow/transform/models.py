@@ -90,6 +90,22 @@ def load_models() -> tuple[Model, ...]:
     return tuple(models[name] for name in dependency_order(models))
 
 
+#: The stages a run can be limited to (``insightflow run --stage``), with the schema of the models
+#: each builds: ``ingest`` only loads the raw tables, ``dims`` is the original's Glue job 1, ``facts``
+#: its job 2; ``all`` ingests and builds everything.
+STAGES: dict[str, tuple[str, ...]] = {
+    "all": ("curated", "marts"),
+    "ingest": (),
+    "dims": ("curated",),
+    "facts": ("marts",),
+}
+
+
+def stage_models(stage: str) -> tuple[Model, ...]:
+    """The models a run of ``stage`` builds, in dependency order."""
+    return tuple(m for m in load_models() if m.schema in STAGES[stage])
+
+
 def dependency_order(models: dict[str, Model]) -> list[str]:
     graph = {name: {d for d in m.depends_on if d in models} for name, m in models.items()}
     return list(TopologicalSorter(graph).static_order())
