@@ -13,15 +13,20 @@ from pathlib import Path
 import pytest
 
 from insightflow import Lakehouse
-from tests.exports import ORDERS, write_export
+from tests.exports import CUSTOMERS, DELIVERIES, ORDERS, PRODUCTS, write_export
 
 pytestmark = pytest.mark.slow
 
+# every commit point of a run that merges changes into each table (ingest appends, then the
+# tables' merges, then the run's record: the publish point)
 CHECKPOINTS = [
+    "ingest:raw.customers",
     "ingest:raw.orders",
     "build:curated.order_dim",
     "publish:curated.customer_dim",
+    "publish:curated.product_dim",
     "publish:curated.order_dim",
+    "publish:curated.delivery_dim",
     "publish:marts.fact_sales",
     "publish:marts.order_summary",
     "record-run",
@@ -34,8 +39,13 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path,
     clean lake reports after running both exports in turn."""
     root = tmp_path_factory.mktemp("crash")
     first = write_export(root / "first")
+    # every source changes, so that every table merges and commits (the commit points under test)
     bumped = [[*o[:3], str(int(o[3]) + 1), *o[4:]] for o in ORDERS]
-    changed = write_export(root / "changed", {"orders": bumped})
+    customers = [[*CUSTOMERS[0][:3], "Corporate", *CUSTOMERS[0][4:]], *CUSTOMERS[1:]]
+    products = [[*PRODUCTS[0][:1], "Smart watch 2", *PRODUCTS[0][2:]], *PRODUCTS[1:]]
+    deliveries = [[DELIVERIES[0][0], "5", *DELIVERIES[0][2:]], *DELIVERIES[1:]]
+    changed = write_export(root / "changed", {"orders": bumped, "customers": customers, "products": products,
+                                              "deliveries": deliveries})
     published = Lakehouse(root / "published")
     published.run(first)
     clean = Lakehouse(root / "clean")

@@ -18,7 +18,7 @@ from pathlib import Path
 from insightflow.crawl import CrawlReport, crawl
 from insightflow.errors import InsightFlowError, UsageError
 from insightflow.ingest import IngestResult, ingest
-from insightflow.lake import ROLLBACK, LakeCatalog, LakeLayout, RunRecord, list_runs, record_run
+from insightflow.lake import ROLLBACK, LakeCatalog, LakeLayout, RunRecord, last_published, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
 from insightflow.query import (
@@ -80,12 +80,15 @@ class Lakehouse:
         stage: str = "all",
         engine: str = "duckdb",
         engine_options: dict | None = None,
+        full_refresh: bool = False,
         on_step: StepCallback | None = None,
         on_start: StartCallback | None = None,
     ) -> RunRecord:
         """Crawl + ingest ``source`` (default: the lake's inbox), build every model, publish.
 
-        ``stage`` runs one stage instead (``STAGES``: ``ingest``, ``dims`` or ``facts``);
+        Each model rebuilds only what the new loads change (``full_refresh``: everything, from
+        every load; the tables are the same). ``stage`` runs one stage instead (``STAGES``:
+        ``ingest``, ``dims`` or ``facts``);
         ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
         ``engine_options`` go to its constructor; ``on_start(step)`` and ``on_step(step, seconds,
         rows)`` follow the steps. A failing run publishes nothing and is recorded with its error;
@@ -97,7 +100,8 @@ class Lakehouse:
         if stage not in STAGES:
             raise UsageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
         session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
-                             on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout)
+                             on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout,
+                             full_refresh=full_refresh)
         with session:
             if stage in ("all", "ingest"):
                 session.ingest()
@@ -256,12 +260,16 @@ class Lakehouse:
             if not any(s.snapshot_id == snapshot_id for s in self.catalog.snapshots(table)):
                 raise InsightFlowError(f"table {table} has no snapshot {snapshot_id}; "
                                        f"`insightflow snapshots {table}` lists them")
+            last = last_published(list_runs(self.catalog))
             published = self.reader().snapshots
             new_snapshot = self.catalog.set_current_snapshot(table, snapshot_id)
+            # The rolled-back table has no incremental state: the next run rebuilds it whole (and
+            # the models reading it, whose inputs no longer match).
+            state = {name: entry for name, entry in (last.state if last else {}).items() if name != table}
             record = RunRecord(run_id, "success", None, f"{table}@{snapshot_id}", started,
                                datetime.now(UTC), snapshots={**published, table: new_snapshot},
                                steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}],
-                               kind=ROLLBACK)
+                               kind=ROLLBACK, state=state)
             record_run(self.catalog, record, self.layout.staging / run_id)
             shutil.rmtree(self.layout.staging / run_id, ignore_errors=True)
         return record

@@ -32,10 +32,12 @@ from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, 
 from insightflow.lake.lock import lake_lock
 from insightflow.lake.runs import record_history
 from insightflow.quality import CheckResult, check_record
+from insightflow.settings import Settings
 from insightflow.transform.engine import BuildResult, Engine
 from insightflow.transform.engines import create_engine
 from insightflow.transform.models import Model
-from insightflow.transform.runner import build_model, publish
+from insightflow.transform.inputs import RunInputs
+from insightflow.transform.runner import build_model, check_model, publish
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,10 @@ class RunSession:
         on_start: StartCallback | None = None,
         orchestrator_run_id: str | None = None,
         lock_timeout: float = 60.0,
+        full_refresh: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.full_refresh = full_refresh
         self.layout = catalog.layout
         self.lock_timeout = lock_timeout
         self.source = Path(source) if source else self.layout.inbox
@@ -129,7 +133,7 @@ class RunSession:
         self.failed_step: str | None = None
         self.published = False
         self._engine: Engine | None = None
-        self._registered: set[str] = set()
+        self._inputs: RunInputs | None = None
         self._stack = ExitStack()
         self._locked = False
         self._previous: RunRecord | None = None  # the published run (its snapshots are read)
@@ -243,17 +247,21 @@ class RunSession:
         return loads
 
     def build(self, model: Model) -> ModelOutcome:
-        """Build one model into staging and run its checks (publishes nothing)."""
+        """Build one model into staging — what its inputs changed — and run its checks (publishes
+        nothing)."""
         record = self.step(model.table)
         clock = time.perf_counter()
-        engine = self.engine()
+        engine, inputs = self.engine(), self.inputs()
         checked = [c["to"] for c in model.checks if c["check"] == "relationships"]  # read by checks
         for name in (*model.depends_on, *checked):
-            self._register(name)
-        build, checks = build_model(engine, model, self.staging, self._previous_rows.get(model.table))
-        self._registered.add(model.table)
-        record.rows, record.rows_in, record.quarantined = build.rows, build.input_rows, build.quarantined
-        files = [*build.published_files, *build.quarantine_files]
+            inputs.register(name)
+        built = build_model(engine, model, self.staging, state=inputs.state_of(model),
+                            changes=inputs.changes_of(model), full_refresh=self.full_refresh)
+        inputs.built(model, built)
+        build = built.result
+        checks = check_model(engine, model, build, self._previous_rows.get(model.table))
+        record.rows, record.rows_in, record.quarantined = build.rows, build.evaluated, build.quarantined
+        files = [*(build.published_files or ()), *(build.quarantine_files or ())]
         record.bytes_written = sum(f.stat().st_size for f in files)
         record.bytes_in = sum(_uncompressed(f) for f in files)
         outcome = self.outcomes[model.table] = ModelOutcome(model, build, checks, record)
@@ -275,6 +283,7 @@ class RunSession:
         snapshots = publish(self.catalog, builds, self.run_id)
         carried = self._previous.snapshots if self._previous else {}
         self.record.snapshots = {**carried, **self._raw_snapshots(), **snapshots}
+        self.record.state = self.inputs().state(self.record.snapshots)
         record.rows = sum(b.rows for b in builds)
         self._done(record, time.perf_counter() - clock)
         self._finish("success")
@@ -284,9 +293,18 @@ class RunSession:
     # --- helpers ------------------------------------------------------------------------------
 
     def engine(self) -> Engine:
+        """The run's engine, bounded by the lake's memory setting and spilling into its ``tmp/``."""
         if self._engine is None:
-            self._engine = create_engine(self.engine_name, **self.engine_options)
+            bounds = {"memory_limit": Settings.load(self.layout.root).memory_limit,
+                      "temp_directory": str(self.layout.tmp)}
+            self._engine = create_engine(self.engine_name, **{**bounds, **self.engine_options})
         return self._engine
+
+    def inputs(self) -> RunInputs:
+        """What the run's models read (registered in the engine as they need it)."""
+        if self._inputs is None:
+            self._inputs = RunInputs(self.catalog, self.engine, self._previous, full_refresh=self.full_refresh)
+        return self._inputs
 
     def quality_gate(self) -> QualityGateError:
         """The error of a run stopped by ``error`` checks (every check result attached)."""
@@ -296,21 +314,6 @@ class RunSession:
         error = QualityGateError(f"{len(blocking)} blocking checks failed, nothing published: {summary}")
         error.checks = checks
         return error
-
-    def _register(self, name: str) -> None:
-        """Make an input table readable by the engine: built in this run, or as last published."""
-        if name in self._registered:
-            return
-        catalog = self.catalog
-        if not catalog.exists(name):
-            hint = ("ingest an export that holds its source file" if name.startswith("raw.")
-                    else "run the stage that builds it first")
-            raise LakeError(f"{name} has no data yet: {hint}")
-        # A run reads the raw tables as they are (its own loads and those of an `ingest`), and the
-        # tables it does not build as last published.
-        published = self._previous.snapshots.get(name) if self._previous and not _is_raw(name) else None
-        self.engine().register(catalog.resolve(name, published))
-        self._registered.add(name)
 
     def _raw_snapshots(self) -> dict[str, int]:
         """The snapshot of each raw table the run read: published with the run's record."""
@@ -370,10 +373,6 @@ class RunSession:
         from insightflow.monitoring import after_run
 
         after_run(self)
-
-
-def _is_raw(table: str) -> bool:
-    return table in {c.table for c in load_contracts().values()}
 
 
 def _uncompressed(path: Path) -> int:

@@ -29,11 +29,17 @@ a file. Everything has a default, so a lake works without any setting::
     [lake]
     keep_snapshots = 20      # INSIGHTFLOW_KEEP_SNAPSHOTS: snapshots kept per table (0: all); older
                              # ones expire (in batches) with their files: `--as-of` reaches that far
+
+    [engine]
+    memory_limit = "3GB"     # INSIGHTFLOW_MEMORY_LIMIT: the engine's memory bound (DuckDB's
+                             # memory_limit, Spark's driver memory in local mode); beyond it the
+                             # engine spills to <lake>/tmp
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -42,6 +48,8 @@ from insightflow.errors import UsageError
 from insightflow.lake.layout import LakeLayout
 
 SETTINGS_FILE = "insightflow.toml"
+#: Keeps a run of 100x the reference export (16 M order lines) under 4 GB of memory in all.
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     keep_snapshots: int = 20
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def load(cls, lake: str | os.PathLike[str] | None = None) -> Settings:
@@ -107,6 +116,7 @@ _KEYS = (
     ("smtp_starttls", "alerts", "SMTP_STARTTLS"),
     ("smtp_user", "alerts", "SMTP_USER"),
     ("keep_snapshots", "lake", "KEEP_SNAPSHOTS"),
+    ("memory_limit", "engine", "MEMORY_LIMIT"),
 )
 _SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "INSIGHTFLOW_SMTP_PASSWORD"))
 _TYPES = {f.name: f.type for f in fields(Settings)}
@@ -126,8 +136,13 @@ def _read_file(path: Path) -> dict:
     return data
 
 
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+
+
 def _convert(name: str, raw: object, origin: str) -> object:
     kind = _TYPES[name]
+    if name == "memory_limit" and not _MEMORY.fullmatch(str(raw).strip()):
+        raise UsageError(f"{origin}: {raw!r} is not a memory size for memory_limit (e.g. 3GB, 512MB)")
     try:
         if kind == "bool":
             if isinstance(raw, bool):

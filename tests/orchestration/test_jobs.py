@@ -201,14 +201,24 @@ def test_a_blocking_check_stops_the_run_and_alerts(
 def test_stage_jobs_publish_what_they_build(tmp_path: Path, small_export: Path) -> None:
     lake = Lakehouse(tmp_path / "lake")
     full = run_job(lake, small_export)
+    changed = write_export(tmp_path / "changed", {"orders": [[*ORDERS[0][:3], "3", *ORDERS[0][4:]], *ORDERS[1:]]})
+    ingested = run_job(lake, changed, job="insightflow_ingest")
+    assert [s["step"] for s in ingested.steps] == ["crawl", "ingest", "publish"]
+    assert ingested.snapshots["curated.order_dim"] == full.snapshots["curated.order_dim"]
     dims = run_job(lake, job="insightflow_dims")
     assert [s["step"] for s in dims.steps] == [
         "curated.customer_dim", "curated.product_dim", "curated.order_dim", "curated.delivery_dim", "publish"]
     assert dims.snapshots["marts.fact_sales"] == full.snapshots["marts.fact_sales"]  # carried over
-    assert dims.snapshots["curated.order_dim"] != full.snapshots["curated.order_dim"]
+    assert dims.snapshots["curated.order_dim"] != full.snapshots["curated.order_dim"]  # the changed line
+    assert dims.snapshots["curated.customer_dim"] == full.snapshots["curated.customer_dim"]  # unchanged
+    assert lake.kpis() == lake.kpis(as_of=full.run_id)  # the marts wait for the facts job
     facts = run_job(lake, job="insightflow_facts")
     assert [s["step"] for s in facts.steps] == ["marts.fact_sales", "marts.order_summary", "publish"]
-    assert lake.kpis() == Lakehouse(lake.layout.root).kpis()
+    assert lake.kpis()["products_ordered"] == sum(int(o[3]) for o in ORDERS) + 2
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run(small_export)
+    clean.run(changed)
+    assert lake.kpis() == clean.kpis()
     with pytest.raises(UsageError, match="no job 'nope'"):
         run_job(lake, job="nope")
 

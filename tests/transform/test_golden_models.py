@@ -16,7 +16,7 @@ import yaml
 
 from insightflow.contracts import LINEAGE_COLUMNS, load_contracts
 from insightflow.lake import TableFiles
-from insightflow.transform import DuckDBEngine, load_models
+from insightflow.transform import DuckDBEngine, build_model, load_models
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.yaml"))
 _ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), "DATE": pa.date32(),
@@ -53,7 +53,7 @@ def test_model_matches_golden_case(case_file: Path, tmp_path: Path) -> None:
     try:
         for name, rows in case["inputs"].items():
             engine.register(_input_table(name, rows, tmp_path))
-        build = engine.build(model, tmp_path / "staging")
+        build = build_model(engine, model, tmp_path / "staging").result
     finally:
         engine.close()
     published = pq.read_table(build.published_files[0]).to_pylist()

@@ -123,11 +123,10 @@ def test_session_settings_fit_the_job(spark) -> None:
 def test_staged_parquet_has_duckdb_types(spark, tmp_path: Path) -> None:
     engine = spark_engine.SparkEngine(session=spark)
     try:
-        frame = engine.spark.sql(
-            "SELECT CAST(1 AS BIGINT) AS id, 1.5D AS price, DATE'2017-01-02' AS day, 'x' AS name, "
-            "true AS late, TIMESTAMP_NTZ'2026-01-01 10:00:00' AS at"
+        (staged,) = engine.write(
+            "SELECT CAST(1 AS BIGINT) AS id, CAST(1.5 AS DOUBLE) AS price, DATE '2017-01-02' AS day, "
+            "'x' AS name, true AS late, CAST('2026-01-01 10:00:00' AS TIMESTAMP) AS at", tmp_path / "t"
         )
-        (staged,) = engine._write(frame, tmp_path / "t")
     finally:
         engine.close()
     assert staged == tmp_path / "t" / "part-00000.parquet"

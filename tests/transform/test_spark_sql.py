@@ -8,10 +8,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from insightflow import Lakehouse
 from insightflow.quality.checks import check_sql
-from insightflow.transform import load_models
-from insightflow.transform.models import plain_sql, wrapped_sql
-from insightflow.transform.spark_engine import shuffle_partitions
+from insightflow.transform import DuckDBEngine, load_models
+from insightflow.transform.spark_engine import shuffle_partitions, spark_memory
 from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
 
 
@@ -50,14 +50,57 @@ def test_string_escapes_survive_for_spark() -> None:
 
 @pytest.mark.parametrize("model", load_models(), ids=lambda m: m.table)
 def test_every_model_and_its_checks_translate(model, caplog: pytest.LogCaptureFixture) -> None:
-    columns = list(sqlglot.parse_one(model.sql, read="duckdb").named_selects)
-    statements = [model.sql, plain_sql(model), wrapped_sql(model, columns)]
+    statements = [model.sql]
     statements += [check_sql(model.table, {"previous_rows": 100, **spec}) for spec in model.checks]
     with caplog.at_level(logging.WARNING, logger="sqlglot"):
         for statement in statements:
             translated = to_spark(statement)
             assert not any("." in name for name in _tables(translated)), translated
     assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+class RecordingEngine(DuckDBEngine):
+    """DuckDB, keeping every statement the runner gives it."""
+
+    statements: list[str] = []
+
+    def create(self, name: str, sql: str, *, materialize: bool = False) -> None:
+        self.statements.append(sql)
+        super().create(name, sql, materialize=materialize)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        self.statements.append(sql)
+        return super().query(sql)
+
+    def write(self, sql, folder, order_by=()):
+        self.statements.append(sql)
+        return super().write(sql, folder, order_by)
+
+
+def test_every_statement_of_full_and_incremental_builds_translates(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.exports import ORDERS, write_export
+
+    monkeypatch.setattr("insightflow.transform.duckdb_engine.DuckDBEngine", RecordingEngine)
+    monkeypatch.setattr("insightflow.transform.engines.ENGINES",
+                        {"duckdb": "tests.transform.test_spark_sql:RecordingEngine"})
+    RecordingEngine.statements = []
+    lake = Lakehouse(tmp_path / "lake")
+    lake.run(write_export(tmp_path / "first", {"orders": [*ORDERS, ["99", "9", "1360", "1", "0", "0", "0.1",
+                                                                     "CASH", "CLOSED", "10"]]}))
+    changed = [[*ORDERS[0][:3], "3", *ORDERS[0][4:]], *ORDERS[1:]]
+    lake.run(write_export(tmp_path / "second", {"orders": changed}))  # merges, retries, changes
+    assert len(RecordingEngine.statements) > 50
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        for statement in RecordingEngine.statements:
+            translated = to_spark(statement)
+            assert not any("." in name for name in _tables(translated)), translated
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_memory_sizes_in_spark_spelling() -> None:
+    assert [spark_memory(m) for m in ("3GB", "512MB", "2GiB", "1.5 GB")] == ["3072m", "512m", "2048m", "1536m"]
 
 
 @pytest.mark.parametrize(

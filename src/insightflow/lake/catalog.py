@@ -333,6 +333,8 @@ class LakeCatalog:
         """Remove what a crashed run left: staged files, and data files no snapshot references."""
         staging = self.layout.staging
         leftovers = list(staging.iterdir()) if staging.exists() else []
+        if self.layout.tmp.exists():  # spill files of a run that died
+            shutil.rmtree(self.layout.tmp, ignore_errors=True)
         for leftover in leftovers:
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)

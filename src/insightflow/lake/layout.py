@@ -40,6 +40,11 @@ class LakeLayout:
         return self.root / "staging"
 
     @property
+    def tmp(self) -> Path:
+        """Where the engine spills what does not fit in its memory bound."""
+        return self.root / "tmp"
+
+    @property
     def inbox(self) -> Path:
         return self.root / "inbox"
 

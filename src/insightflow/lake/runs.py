@@ -34,6 +34,7 @@ _SCHEMA = pa.schema(
         ("checks", pa.string()),
         ("kind", pa.string()),
         ("orchestrator_run_id", pa.string()),
+        ("state", pa.string()),
     ]
 )
 
@@ -58,6 +59,9 @@ class RunRecord:
     kind: str = RUN
     #: The Dagster run that made it, for runs the orchestrator launched (else None).
     orchestrator_run_id: str | None = None
+    #: Per model: the snapshot of each input it last read and the rows it has superseded, what
+    #: the next run builds on (``insightflow.transform.inputs``).
+    state: dict[str, dict] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -72,7 +76,7 @@ def record_run(catalog: LakeCatalog, run: RunRecord, staging: Path) -> int:
     """Append ``run`` to ``ops.runs``; for a successful run this is the publish point."""
     row = asdict(run)
     row["seconds"] = run.seconds
-    for name in ("steps", "snapshots", "checks"):
+    for name in ("steps", "snapshots", "checks", "state"):
         row[name] = json.dumps(row[name], default=str)
     staging.mkdir(parents=True, exist_ok=True)
     path = staging / f"run-{run.run_id}.parquet"
@@ -91,8 +95,8 @@ def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
     runs = []
     for row in table.to_pylist():
         row.pop("seconds")
-        for name in ("steps", "snapshots", "checks"):
-            row[name] = json.loads(row[name] or "null") or ({} if name == "snapshots" else [])
+        for name in ("steps", "snapshots", "checks", "state"):
+            row[name] = json.loads(row[name] or "null") or ({} if name in ("snapshots", "state") else [])
         # Records written before `kind` existed told a rollback by its engine.
         if not row["kind"]:
             row["kind"] = ROLLBACK if row["engine"] == ROLLBACK else RUN

@@ -1,4 +1,4 @@
-"""Transform: SQL models run by an engine, checked, and published."""
+"""Transform: SQL models run by an engine, maintained incrementally, checked, and published."""
 
 from insightflow.transform.duckdb_engine import DuckDBEngine
 from insightflow.transform.engine import BuildResult, Engine

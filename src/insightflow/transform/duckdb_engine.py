@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import duckdb
 
 from insightflow.errors import ModelError
 from insightflow.lake import TableFiles
-from insightflow.quoting import ident as _ident
-from insightflow.quoting import literal as _literal
-from insightflow.quoting import table_ident as _table_ident
-from insightflow.transform.engine import BuildResult
-from insightflow.transform.models import (
-    DISPOSITION,
-    INVALID,
-    REASON,
-    SUPERSEDED,
-    Model,
-    plain_sql,
-    wrapped_sql,
-)
+from insightflow.quoting import ident, literal, table_ident
 
 # Functions the models use that DuckDB lacks, defined as macros (Spark has them natively).
 # initcap splits into words only when there is a space: most values are one word, and the split,
@@ -31,25 +18,33 @@ _MACROS = (
     "array_to_string(list_transform(string_split(s, ' '), lambda w: upper(w[1]) || lower(w[2:])), ' ') "
     "ELSE upper(s[1]) || lower(s[2:]) END",
 )
-_SCHEMAS = ("raw", "curated", "marts", "quarantine", "ops")
+_SCHEMAS = ("raw", "curated", "marts", "quarantine", "ops", "work")
 
 
 def relation_sql(table: TableFiles) -> str:
     """A SELECT over a resolved table's Parquet files (typed and empty when it has none)."""
     if not table.files:
-        columns = ", ".join(f"CAST(NULL AS {t}) AS {_ident(c)}" for c, t in table.columns)
+        columns = ", ".join(f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in table.columns)
         return f"SELECT {columns} WHERE false"
-    files = ", ".join(_literal(f) for f in table.files)
+    files = ", ".join(literal(f) for f in table.files)
     return f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
 
 
 class DuckDBEngine:
-    """Runs the models in one in-process DuckDB database (in memory)."""
+    """Runs the models in one in-process DuckDB database (in memory, spilling to ``temp_directory``).
+
+    Args:
+        threads: threads DuckDB may use (default: one per core).
+        memory_limit: DuckDB's memory bound, e.g. ``"3GB"``; beyond it, operators spill to disk.
+        temp_directory: where they spill (the lake's ``tmp/`` in a run).
+        compression: Parquet codec of the staged files.
+    """
 
     name = "duckdb"
+    label = "DuckDB"
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
-                 compression: str = "zstd") -> None:
+                 temp_directory: str | None = None, compression: str = "zstd") -> None:
         self.compression = compression
         self.con = duckdb.connect()
         # Models never rely on row order; letting DuckDB write and join out of order is faster.
@@ -58,104 +53,50 @@ class DuckDBEngine:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
-            self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+            self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        if temp_directory:
+            self.con.execute(f"SET temp_directory = {literal(temp_directory)}")
         for schema in _SCHEMAS:
-            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
         for macro in _MACROS:
             self.con.execute(macro)
 
-    def register(self, table: TableFiles) -> None:
-        self.con.execute(f"CREATE OR REPLACE VIEW {_table_ident(table.name)} AS {relation_sql(table)}")
+    def register(self, table: TableFiles, name: str | None = None) -> None:
+        sql = relation_sql(table)
+        if table.files and table.columns:
+            # older files may lack columns added since (schema drift): read them as NULL
+            present = set(self.columns(sql))
+            columns = [ident(c) if c in present else f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in table.columns]
+            extra = [ident(c) for c in self.columns(sql) if c not in dict(table.columns)]
+            sql = f"SELECT {', '.join(columns + extra)} FROM ({sql}) AS files"
+        self._run(f"CREATE OR REPLACE VIEW {table_ident(name or table.name)} AS {sql}")
 
-    def build(self, model: Model, staging: Path) -> BuildResult:
-        started = time.perf_counter()
-        table = _table_ident(model.table)
-        everything = _table_ident(model.table + "__all")
-        try:
-            columns = [row[0] for row in self.con.execute(f"DESCRIBE {model.sql}").fetchall()]
-            if REASON in columns:
-                # One materialization holds every row with its disposition; the published table is
-                # a view over it (no second copy). Newest-load-wins ranking is costly (a window over
-                # every row), so it runs only when some key really occurs more than once.
-                self.con.execute(f"CREATE OR REPLACE TABLE {everything} AS {plain_sql(model)}")
-                if model.latest_per_key and self._has_repeated_keys(model, everything):
-                    ranked = _table_ident(model.table + "__ranked")
-                    rows = f"SELECT * EXCLUDE ({DISPOSITION}) FROM {everything}"
-                    self.con.execute(f"CREATE OR REPLACE TABLE {ranked} AS {wrapped_sql(model, columns, rows)}")
-                    self.con.execute(f"DROP TABLE {everything}")
-                    self.con.execute(f"ALTER TABLE {ranked} RENAME TO {_ident(model.table.split('.')[1] + '__all')}")
-            else:  # an aggregate mart: every row is published
-                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS {model.sql}")
-        except duckdb.Error as error:
-            raise ModelError(f"model {model.table} failed on DuckDB: {_one_line(error)}") from None
-        table_file = staging / model.table / "part-00000.parquet"
-        quarantine_files = []
-        if REASON in columns:
-            published = [c for c in columns if c not in (REASON, INVALID)]
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW {table} AS "
-                f"SELECT {', '.join(map(_ident, published))} FROM {everything} WHERE {DISPOSITION} IS NULL"
-            )
-            self._copy(f"SELECT * FROM {table}", table_file)
-            quarantine_files.append(staging / model.quarantine_table / "part-00000.parquet")
-            self._copy(self._quarantine_sql(model, columns, everything), quarantine_files[0])
-            counts = dict(
-                self.con.execute(
-                    f"SELECT coalesce({DISPOSITION}, ''), count(*) FROM {everything} GROUP BY 1"
-                ).fetchall()
-            )
-        else:
-            self._copy(f"SELECT * FROM {table}", table_file)
-            counts = {"": self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]}
-        input_rows = None
-        if model.conserves:
-            input_rows = self.query(f"SELECT count(*) FROM {_table_ident(model.conserves)}")[1][0][0]
-        reasons = {r: n for r, n in counts.items() if r not in ("", SUPERSEDED)}
-        return BuildResult(
-            table=model.table,
-            quarantine_table=model.quarantine_table if quarantine_files else None,
-            published_files=[table_file],
-            quarantine_files=quarantine_files,
-            rows=counts.get("", 0),
-            quarantined=sum(reasons.values()),
-            superseded=counts.get(SUPERSEDED, 0),
-            input_rows=input_rows,
-            seconds=time.perf_counter() - started,
-            reasons=reasons,
-        )
+    def create(self, name: str, sql: str, *, materialize: bool = False) -> None:
+        kind = "TABLE" if materialize else "VIEW"
+        self._run(f"CREATE OR REPLACE {kind} {table_ident(name)} AS {sql}")
 
-    def _has_repeated_keys(self, model: Model, everything: str) -> bool:
-        keys = ", ".join(_ident(k) for k in model.key)
-        return self.con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {everything} WHERE {REASON} IS NULL "
-            f"GROUP BY {keys} HAVING count(*) > 1)"
-        ).fetchall()[0][0]
+    def columns(self, sql: str) -> list[str]:
+        return [row[0] for row in self._run(f"DESCRIBE {sql}").fetchall()]
 
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        cursor = self.con.execute(sql)
-        names = [d[0] for d in cursor.description]
-        return names, cursor.fetchall()
+        cursor = self._run(sql)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / "part-00000.parquet"
+        ordered = f"{sql} ORDER BY {', '.join(map(ident, order_by))}" if order_by else sql
+        self._run(f"COPY ({ordered}) TO {literal(str(target))} (FORMAT parquet, COMPRESSION {self.compression})")
+        return [target]
 
     def close(self) -> None:
         self.con.close()
 
-    def _quarantine_sql(self, model: Model, columns: list[str], everything: str) -> str:
-        values = [c for c in columns if not c.startswith("_")]
-        record = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := {_ident(c)}" for c in values) + "))"
-        invalid = _ident(INVALID) if INVALID in columns else "CAST(NULL AS VARCHAR)"
-        return (
-            f"SELECT {_literal(model.table)} AS table_name, {DISPOSITION} AS reason, "
-            f"_source_file AS source_file, _source_line AS source_line, _load_id AS load_id, "
-            f"CAST({record} AS VARCHAR) AS record, {invalid} AS invalid "
-            f"FROM {everything} WHERE {DISPOSITION} IS NOT NULL AND {DISPOSITION} <> '{SUPERSEDED}' "
-            f"ORDER BY load_id, source_line"
-        )
-
-    def _copy(self, select: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.con.execute(
-            f"COPY ({select}) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION {self.compression})"
-        )
+    def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.con.execute(sql)
+        except duckdb.Error as error:
+            raise ModelError(_one_line(error)) from None
 
 
 def _one_line(error: Exception) -> str:

@@ -1,8 +1,11 @@
-"""The engine interface: what a transformation engine must do for the runner.
+"""The engine interface: the few things a SQL engine must do for the runner.
 
-An engine reads tables from their data files, builds one model into staged Parquet (published rows
-and quarantined rows apart) and exposes the built table to the models after it. Engine differences
-live in the adapters (``duckdb_engine``), never in the models or the runner.
+The runner (``insightflow.transform.runner``) writes every statement of a build — the model over
+the rows to rebuild, the newest-load-wins ranking, the merge into the published table, the
+quarantine — once, in DuckDB's dialect. An engine adapter makes tables readable under their names,
+runs statements, and writes query results as Parquet; how it does so (DuckDB in-process, Spark
+temporary views translated with sqlglot) stays in the adapter. An adapter raises ``ModelError``
+with the engine's own one-line message; the runner says which model it was building.
 """
 
 from __future__ import annotations
@@ -12,22 +15,53 @@ from pathlib import Path
 from typing import Protocol
 
 from insightflow.lake import TableFiles
-from insightflow.transform.models import Model
+
+
+class Engine(Protocol):
+    """A SQL engine that can run the models."""
+
+    name: str
+    label: str  # the engine's name in messages ("DuckDB")
+
+    def register(self, table: TableFiles, name: str | None = None) -> None:
+        """Make ``table`` (resolved to its data files) readable under ``name`` (default: its own)."""
+
+    def create(self, name: str, sql: str, *, materialize: bool = False) -> None:
+        """Make the result of ``sql`` readable under ``name``: computed once (``materialize``) or
+        each time it is read (a view)."""
+
+    def columns(self, sql: str) -> list[str]:
+        """The column names of the result of ``sql`` (nothing is computed)."""
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """Run a read-only query; (column names, rows)."""
+
+    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
+        """Write the result of ``sql`` as Parquet file(s) into ``folder``; returns them."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
 class BuildResult:
-    """One model built into staging."""
+    """One model built into staging (or found unchanged)."""
 
     table: str
     quarantine_table: str | None
-    published_files: list[Path]
-    quarantine_files: list[Path]
+    #: Staged files of the new table, or None when the table is unchanged (nothing to commit).
+    published_files: list[Path] | None
+    #: Staged files of the new quarantine, or None when it is unchanged.
+    quarantine_files: list[Path] | None
     rows: int
     quarantined: int
     superseded: int
     input_rows: int | None
     seconds: float
+    #: Rows the model evaluated in this run (new loads, retried rows, groups to rebuild).
+    evaluated: int = 0
+    #: Published rows that changed (inserted, updated or deleted) in this run.
+    changed: int = 0
+    full: bool = True
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -35,19 +69,7 @@ class BuildResult:
         """Every row the model accounted for: published + quarantined + superseded."""
         return self.rows + self.quarantined + self.superseded
 
-
-class Engine(Protocol):
-    """A SQL engine that can run the models."""
-
-    name: str
-
-    def register(self, table: TableFiles) -> None:
-        """Make ``table`` (resolved to its data files) readable by the models under its name."""
-
-    def build(self, model: Model, staging: Path) -> BuildResult:
-        """Run ``model``; write published and quarantined rows as Parquet under ``staging``."""
-
-    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        """Run a read-only query over the registered and built tables; (column names, rows)."""
-
-    def close(self) -> None: ...
+    @property
+    def skipped(self) -> bool:
+        """Whether nothing of the model needed building (no input changed)."""
+        return self.published_files is None and self.quarantine_files is None and not self.evaluated

@@ -1,14 +1,25 @@
 """SQL models: one file per table, a YAML header, dependencies read from the SQL itself.
 
 A model selects every row of its input with a ``_reason`` column: NULL publishes the row, any
-other value is the reason code under which the row goes to ``quarantine.<table>``. A model whose
-header says ``latest_per_key: true`` is wrapped so that, per ``key``, the newest load's row wins
-and the others are marked ``superseded`` (older loads) or ``duplicate_row``/``duplicate_key``
-(same load) — the same rule for every table, written once here rather than in every model.
+other value is the reason code under which the row goes to ``quarantine.<table>``. The header says
+how the table is maintained (``insightflow.transform.runner`` does it, the same way for every
+model):
+
+- ``kind: incremental_by_unique_key`` (the default): a run rebuilds only the rows of the keys its
+  inputs changed and merges them into the table by ``key``; ``kind: full`` rebuilds it every run.
+- ``driver`` (default: the ``conserves`` table) is the input whose rows make the table's rows. A
+  model with ``latest_per_key: true`` is driven by a raw table: per ``key``, the newest load's row
+  wins (a newer load with the same values leaves the row as it is), the others are ``superseded``,
+  and a key twice in one load is ``duplicate_row``/``duplicate_key``. Its other inputs may only
+  make rows wait: ``late_arriving`` lists the reasons under which a row is quarantined until its
+  key arrives in another table, and the run that brings the key retries it.
+- Any other model is rebuilt for the groups of driver rows (``by``, default its ``key``) that
+  changed, or that share ``lookups`` columns with a changed row of another input.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,15 +30,24 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
+from insightflow.contracts import load_contracts
 from insightflow.errors import ModelError
-from insightflow.quoting import ident as _ident
 
 _HEADER = re.compile(r"\A\s*/\*\s*---\s*\n(?P<yaml>.*?)\n---\s*\*/", re.DOTALL)
 
-#: Columns that carry lineage and bookkeeping through the models; never business data.
-META_COLUMNS = ("_repairs", "_load_id", "_source_file", "_source_line")
 REASON, INVALID, DISPOSITION = "_reason", "_invalid", "_disposition"
 SUPERSEDED = "superseded"
+INCREMENTAL, FULL = "incremental_by_unique_key", "full"
+
+
+@dataclass(frozen=True)
+class LateArriving:
+    """Rows quarantined under ``reason`` because their ``column`` has no match in ``lookup``."""
+
+    reason: str
+    column: str
+    lookup: str
+    field: str
 
 
 @dataclass(frozen=True)
@@ -38,8 +58,13 @@ class Model:
     sql: str
     grain: str
     key: tuple[str, ...]
+    kind: str = INCREMENTAL
     latest_per_key: bool = False
     conserves: str | None = None
+    driver: str | None = None
+    by: tuple[str, ...] = ()
+    lookups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    late_arriving: tuple[LateArriving, ...] = ()
     checks: tuple[dict, ...] = ()
     depends_on: tuple[str, ...] = field(default=())
 
@@ -50,6 +75,21 @@ class Model:
     @property
     def quarantine_table(self) -> str:
         return f"quarantine.{self.table.split('.')[1]}"
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the model's definition: a table built by another definition is rebuilt whole
+        (as SQLMesh versions a model by its fingerprint)."""
+        definition = repr((self.sql, self.key, self.kind, self.latest_per_key, self.conserves, self.driver,
+                           self.by, sorted(self.lookups.items()), self.late_arriving, self.checks))
+        return hashlib.sha256(definition.encode()).hexdigest()[:16]
+
+    @property
+    def driver_key(self) -> tuple[str, ...]:
+        """The driver's columns that make this model's key: the natural key of its source contract
+        (positionally: ``order_id, order_product_id`` make ``order_id, product_id``)."""
+        contract = next(c for c in load_contracts().values() if c.table == self.driver)
+        return contract.natural_key
 
 
 def parse_model(text: str, origin: str) -> Model:
@@ -66,16 +106,49 @@ def parse_model(text: str, origin: str) -> Model:
     depends = sorted(
         {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
     )
-    return Model(
+    key = tuple(header.get("key", ()))
+    model = Model(
         table=header["table"],
         sql=sql,
         grain=header.get("grain", ""),
-        key=tuple(header.get("key", ())),
+        key=key,
+        kind=header.get("kind", INCREMENTAL),
         latest_per_key=bool(header.get("latest_per_key", False)),
         conserves=header.get("conserves"),
+        driver=header.get("driver", header.get("conserves")),
+        by=tuple(header.get("by", key)),
+        lookups={table: tuple(columns) for table, columns in (header.get("lookups") or {}).items()},
+        late_arriving=tuple(
+            LateArriving(a["reason"], a["column"], a["lookup"], a.get("field", a["column"]))
+            for a in header.get("late_arriving", ())
+        ),
         checks=tuple(header.get("checks", ())),
         depends_on=tuple(depends),
     )
+    _check_declaration(model, origin)
+    return model
+
+
+def _check_declaration(model: Model, origin: str) -> None:
+    """Refuse a header that does not say how every input changes the table."""
+    if model.kind not in (INCREMENTAL, FULL):
+        raise ModelError(f"{origin}: kind must be {INCREMENTAL} or {FULL}, not {model.kind!r}")
+    if not model.key:
+        raise ModelError(f"{origin}: the header needs the table's key")
+    if model.driver not in model.depends_on:
+        raise ModelError(f"{origin}: driver {model.driver!r} is not a table the model reads")
+    others = set(model.depends_on) - {model.driver}
+    if model.latest_per_key:
+        if len(model.driver_key) != len(model.key):
+            raise ModelError(f"{origin}: the key {list(model.key)} does not match the natural key "
+                             f"{list(model.driver_key)} of {model.driver}")
+        declared = {a.lookup for a in model.late_arriving}
+    else:
+        declared = set(model.lookups)
+    undeclared = sorted(others - declared)
+    if model.kind == INCREMENTAL and undeclared:
+        what = "late_arriving" if model.latest_per_key else "lookups"
+        raise ModelError(f"{origin}: declare under {what} how {', '.join(undeclared)} changes the table")
 
 
 @cache
@@ -109,60 +182,3 @@ def stage_models(stage: str) -> tuple[Model, ...]:
 def dependency_order(models: dict[str, Model]) -> list[str]:
     graph = {name: {d for d in m.depends_on if d in models} for name, m in models.items()}
     return list(TopologicalSorter(graph).static_order())
-
-
-def plain_sql(model: Model) -> str:
-    """The model's SQL with its own ``_reason`` as disposition: what ``wrapped_sql`` gives when no
-    key of a valid row occurs more than once (an engine may check that first and rank only if so)."""
-    return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({model.sql}) AS model"
-
-
-def wrapped_sql(model: Model, columns: list[str], source: str | None = None) -> str:
-    """The model's SQL with its rows' disposition: NULL (publish), ``superseded`` or a reason.
-
-    ``columns`` are the model's output columns (the engine describes them); ``source`` is a query
-    giving the model's rows, when an engine has them already (default: the model's SQL).
-    """
-    source = source or model.sql
-    if REASON not in columns:  # an aggregate mart: every row is published
-        return f"SELECT *, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM ({source}) AS model"
-    if not model.latest_per_key:
-        return f"SELECT *, {REASON} AS {DISPOSITION} FROM ({source}) AS model"
-    keys = ", ".join(_ident(k) for k in model.key)
-    values = [c for c in columns if not c.startswith("_")]
-    # A row's fingerprint tells an exact duplicate from a conflicting one within a load. Only keys
-    # that occur more than once are ranked: most keys occur once, and ranking them all is costly.
-    fingerprint = "md5(concat_ws('|', " + ", ".join(
-        f"coalesce(CAST({_ident(c)} AS VARCHAR), '\\N')" for c in values
-    ) + "))"
-    newest_first = f"PARTITION BY {keys} ORDER BY _load_id DESC, _source_line"
-    listed = ", ".join(_ident(c) for c in columns)
-    return f"""
-WITH model AS ({source}),
-valid AS (
-    SELECT *, count(*) OVER (PARTITION BY {keys}) AS _occurrences FROM model WHERE {REASON} IS NULL
-),
-ranked AS (
-    SELECT
-        *,
-        row_number() OVER ({newest_first}) AS _rank,
-        first_value(_load_id) OVER ({newest_first}) AS _winner_load,
-        {fingerprint} AS _fingerprint,
-        first_value({fingerprint}) OVER ({newest_first}) AS _winner_fingerprint
-    FROM valid
-    WHERE _occurrences > 1
-)
-SELECT {listed}, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM valid WHERE _occurrences = 1
-UNION ALL
-SELECT {listed},
-    CASE
-        WHEN _rank = 1 THEN NULL
-        WHEN _load_id <> _winner_load THEN '{SUPERSEDED}'
-        WHEN _fingerprint = _winner_fingerprint THEN 'duplicate_row'
-        ELSE 'duplicate_key'
-    END AS {DISPOSITION}
-FROM ranked
-UNION ALL
-SELECT {listed}, {REASON} AS {DISPOSITION}
-FROM model WHERE {REASON} IS NOT NULL
-"""

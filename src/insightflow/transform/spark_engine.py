@@ -1,10 +1,10 @@
 """The Spark engine: the same SQL models on Apache Spark, locally (``local[2]``) or on a cluster.
 
-Each table is a Spark temporary view over its Parquet files; each model is the DuckDB-dialect SQL
-of ``wrapped_sql`` translated by sqlglot (``spark_sql``). A built model is written to staging as
+Each table is a Spark temporary view over its Parquet files; each statement of the runner is
+DuckDB-dialect SQL translated by sqlglot (``spark_sql``). Results are written to staging as
 Parquet with the column names and types DuckDB writes (BIGINT -> INT64, DOUBLE, DATE, VARCHAR ->
 STRING, BOOLEAN, TIMESTAMP without time zone), so the shared catalog commit cannot tell the
-engines apart, and the models after it read the staged files back.
+engines apart.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
-import time
 import uuid
 import warnings
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,6 @@ from sqlglot.errors import SqlglotError
 from insightflow.errors import ModelError, UsageError
 from insightflow.lake import TableFiles
 from insightflow.lake.catalog import file_bytes
-from insightflow.transform.engine import BuildResult
-from insightflow.transform.models import (
-    DISPOSITION,
-    INVALID,
-    REASON,
-    SUPERSEDED,
-    Model,
-    plain_sql,
-    wrapped_sql,
-)
 from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
 
 try:  # PySpark is an optional extra: `pip install 'insightflow[spark]'`
@@ -108,18 +99,24 @@ class SparkEngine:
         master: Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``, ...); ignored
             when ``session`` is given.
         conf: extra Spark settings (``spark-conf k=v``); they win over InsightFlow's.
+        memory_limit: the driver's memory in local mode (``spark.driver.memory``, e.g. ``3g``),
+            unless ``conf`` sets it; on a cluster, size executors with ``conf``.
+        temp_directory: where Spark spills (``spark.local.dir``), unless ``conf`` sets it.
         compression: Parquet codec of the staged files (the DuckDB engine's default: zstd).
         session: an existing SparkSession to work in (tests share one); the engine works in a
             new session of it (own temporary views and settings) and leaves it running.
     """
 
     name = "spark"
+    label = "Spark"
 
     def __init__(
         self,
         *,
         master: str | None = None,
         conf: dict[str, str] | None = None,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
         compression: str = "zstd",
         session: Any = None,
     ) -> None:
@@ -134,7 +131,12 @@ class SparkEngine:
             self.spark = session.newSession()
         else:
             self._owns_session = SparkSession.getActiveSession() is None
-            self.spark = start_session(master or DEFAULT_MASTER, self.conf)
+            start_conf = dict(self.conf)
+            if memory_limit:
+                start_conf.setdefault("spark.driver.memory", spark_memory(memory_limit))
+            if temp_directory:
+                start_conf.setdefault("spark.local.dir", temp_directory)
+            self.spark = start_session(master or DEFAULT_MASTER, start_conf)
         settings = {**_SETTINGS, "spark.sql.parquet.compression.codec": compression, **self.conf}
         for key, value in settings.items():
             if self.spark.conf.isModifiable(key):  # session settings; the rest were set at start
@@ -144,89 +146,65 @@ class SparkEngine:
 
     # --- the Engine protocol ----------------------------------------------------------------
 
-    def register(self, table: TableFiles) -> None:
-        if table.files:
-            frame = self.spark.read.option("mergeSchema", "true").parquet(*table.files)
-            self._input_bytes += file_bytes(table.files)
-        else:
-            if not table.columns:
-                raise ModelError(f"table {table.name} has neither data files nor columns")
-            schema = ", ".join(f"`{c}` {spark_type(t)}" for c, t in table.columns)
-            frame = self.spark.createDataFrame([], schema)
-        frame.createOrReplaceTempView(view_name(table.name))
-        self._views.append(view_name(table.name))
+    def register(self, table: TableFiles, name: str | None = None) -> None:
+        with self._errors():
+            if table.files:
+                frame = self.spark.read.option("mergeSchema", "true").parquet(*table.files)
+                self._input_bytes += file_bytes(table.files)
+                # older files may lack columns added since (schema drift): read them as NULL
+                for column, kind in table.columns:
+                    if column not in frame.columns:
+                        frame = frame.withColumn(column, F.lit(None).cast(spark_type(kind)))
+            else:
+                if not table.columns:
+                    raise ModelError(f"table {table.name} has neither data files nor columns")
+                schema = ", ".join(f"`{c}` {spark_type(t)}" for c, t in table.columns)
+                frame = self.spark.createDataFrame([], schema)
+            self._view(frame, name or table.name)
 
-    def build(self, model: Model, staging: Path) -> BuildResult:
-        started = time.perf_counter()
+    def create(self, name: str, sql: str, *, materialize: bool = False) -> None:
         self._size_shuffles()
-        try:
-            # The model's rows are computed once and cached: every step below reads them (Spark
-            # would recompute a query, or a CTE, at each reference; DuckDB materialises it).
-            rows = self._cache(self.spark.sql(to_spark(model.sql)))
-            columns = rows.columns
-            model_view = view_name(model.table) + "__model"
-            rows.createOrReplaceTempView(model_view)
-            self._views.append(model_view)
-            source = f"SELECT * FROM {model_view}"
-            # Newest-load-wins ranking is a window over every row: run it only when some key
-            # really occurs more than once (as the DuckDB engine does).
-            if REASON in columns and model.latest_per_key and self._has_repeated_keys(model, model_view):
-                everything = self._cache(self.spark.sql(to_spark(wrapped_sql(model, columns, source))))
-            elif REASON in columns:
-                everything = self.spark.sql(to_spark(plain_sql(replace(model, sql=source))))
-            else:  # an aggregate mart: every row is published
-                everything = self.spark.sql(to_spark(wrapped_sql(model, columns, source)))
-            # Counting first fills the caches in parallel; the single-file writes then read them.
-            counts = {
-                row[0]: row[1]
-                for row in everything.groupBy(F.coalesce(F.col(DISPOSITION), F.lit(""))).count().collect()
-            }
-            published = [c for c in columns if c not in (REASON, INVALID)]
-            table_files = self._write(
-                everything.where(F.col(DISPOSITION).isNull()).select(*published),
-                staging / model.table,
-            )
-            quarantine_files = []
-            if REASON in columns:
-                quarantine_files = self._write(
-                    self._quarantine(model, columns, everything),
-                    staging / model.quarantine_table,
-                    order_by=("load_id", "source_line"),
-                )
-        except (PySparkException, Py4JError, SqlglotError) as error:
-            raise ModelError(f"model {model.table} failed on Spark: {self._one_line(error)}") from None
-        finally:
-            self._release()
-        # The models after this one (and its checks) read what was staged, as DuckDB reads its table.
-        self.spark.read.parquet(*map(str, table_files)).createOrReplaceTempView(view_name(model.table))
-        self._views.append(view_name(model.table))
-        self._input_bytes += file_bytes(map(str, table_files))
-        input_rows = None
-        if model.conserves:
-            input_rows = self.query(f"SELECT count(*) FROM {model.conserves}")[1][0][0]
-        reasons = {r: n for r, n in counts.items() if r not in ("", SUPERSEDED)}
-        return BuildResult(
-            table=model.table,
-            quarantine_table=model.quarantine_table if quarantine_files else None,
-            published_files=table_files,
-            quarantine_files=quarantine_files,
-            rows=counts.get("", 0),
-            quarantined=sum(reasons.values()),
-            superseded=counts.get(SUPERSEDED, 0),
-            input_rows=input_rows,
-            seconds=time.perf_counter() - started,
-            reasons=reasons,
-        )
+        with self._errors():
+            frame = self.spark.sql(to_spark(sql))
+            if materialize:
+                # computed once: Spark would otherwise recompute the query at each reference
+                frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+                self._cached.append(frame)
+            self._view(frame, name)
+
+    def columns(self, sql: str) -> list[str]:
+        with self._errors():
+            return self.spark.sql(to_spark(sql)).columns
 
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        try:
+        with self._errors():
             frame = self.spark.sql(to_spark(sql))
             return frame.columns, [tuple(row) for row in frame.collect()]
-        except (PySparkException, Py4JError, SqlglotError) as error:
-            raise ModelError(f"query failed on Spark: {self._one_line(error)}") from None
+
+    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
+        """Write as one Parquet file under ``folder``; Spark writes a folder of part files, whose
+        part is moved to where the catalog commit expects it (``<table>/part-00000.parquet``)."""
+        self._size_shuffles()
+        scratch = folder.parent / f".spark-{folder.name}-{uuid.uuid4().hex[:8]}"
+        with self._errors():
+            single = self.spark.sql(to_spark(sql)).coalesce(1)
+            if order_by:  # one partition: a local sort, no range-partitioning job
+                single = single.sortWithinPartitions(*order_by)
+            single.write.mode("overwrite").parquet(str(scratch))
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = []
+        for index, part in enumerate(sorted(scratch.glob("part-*.parquet"))):
+            target = folder / f"part-{index:05d}.parquet"
+            shutil.move(part, target)
+            staged.append(target)
+        shutil.rmtree(scratch, ignore_errors=True)
+        self._input_bytes += file_bytes(map(str, staged))
+        return staged
 
     def close(self) -> None:
-        self._release()
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
         for view in self._views:
             self.spark.catalog.dropTempView(view)
         self._views.clear()
@@ -235,66 +213,21 @@ class SparkEngine:
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def _view(self, frame: DataFrame, name: str) -> None:
+        frame.createOrReplaceTempView(view_name(name))
+        self._views.append(view_name(name))
+
     def _size_shuffles(self) -> None:
         if "spark.sql.shuffle.partitions" not in self.conf:
             partitions = shuffle_partitions(self._input_bytes, self._parallelism)
             self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
 
-    def _quarantine(self, model: Model, columns: list[str], everything: DataFrame) -> DataFrame:
-        """The quarantined rows in the columns of DuckDBEngine._quarantine_sql."""
-        values = [c for c in columns if not c.startswith("_")]
-        record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in values]))
-        invalid = F.col(INVALID) if INVALID in columns else F.lit(None).cast("string")
-        disposition = F.col(DISPOSITION)
-        return (
-            everything.where(disposition.isNotNull() & (disposition != SUPERSEDED))
-            .select(
-                F.lit(model.table).alias("table_name"),
-                disposition.alias("reason"),
-                F.col("_source_file").alias("source_file"),
-                F.col("_source_line").alias("source_line"),
-                F.col("_load_id").alias("load_id"),
-                record.alias("record"),
-                invalid.alias("invalid"),
-            )
-        )
-
-    def _write(self, frame: DataFrame, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
-        """Write ``frame`` as one Parquet file under ``folder``; returns the staged file(s).
-
-        Spark writes a folder of part files; the part file is moved to where the catalog commit
-        expects it, next to DuckDB's (``<table>/part-00000.parquet``).
-        """
-        scratch = folder.parent / f".spark-{folder.name}-{uuid.uuid4().hex[:8]}"
-        single = frame.coalesce(1)
-        if order_by:  # one partition: a local sort, no range-partitioning job
-            single = single.sortWithinPartitions(*order_by)
-        single.write.mode("overwrite").parquet(str(scratch))
-        folder.mkdir(parents=True, exist_ok=True)
-        staged = []
-        for index, part in enumerate(sorted(scratch.glob("part-*.parquet"))):
-            target = folder / f"part-{index:05d}.parquet"
-            shutil.move(part, target)
-            staged.append(target)
-        shutil.rmtree(scratch, ignore_errors=True)
-        return staged
-
-    def _has_repeated_keys(self, model: Model, view: str) -> bool:
-        keys = ", ".join(f"`{k}`" for k in model.key)
-        repeated = self.spark.sql(
-            f"SELECT 1 FROM `{view}` WHERE `{REASON}` IS NULL GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
-        )
-        return bool(repeated.collect())
-
-    def _cache(self, frame: DataFrame) -> DataFrame:
-        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        self._cached.append(frame)
-        return frame
-
-    def _release(self) -> None:
-        for frame in self._cached:
-            frame.unpersist()
-        self._cached.clear()
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (PySparkException, Py4JError, SqlglotError) as error:
+            raise ModelError(self._one_line(error)) from None
 
     def _one_line(self, error: Exception) -> str:
         """The first line of a Spark error, with view names spelled as the tables they stand for."""
@@ -302,6 +235,15 @@ class SparkEngine:
         for view in sorted(self._views, key=len, reverse=True):
             message = message.replace(view, table_name(view))
         return " ".join(message.split())[:300]
+
+
+def spark_memory(limit: str) -> str:
+    """A memory size as DuckDB takes it (``3GB``, ``512MB``) in Spark's spelling: whole MiB."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b", limit.strip().lower())
+    if not match:
+        raise UsageError(f"{limit!r} is not a memory size (e.g. 3GB, 512MB)")
+    factor = {"": 1 / 2**20, "k": 1 / 2**10, "m": 1, "g": 2**10, "t": 2**20}[match[2]]
+    return f"{max(1, round(float(match[1]) * factor))}m"
 
 
 def start_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None) -> Any:

@@ -1,6 +1,7 @@
 /* ---
 table: curated.customer_dim
 grain: one row per customer; when several loads hold a customer, the newest load wins
+kind: incremental_by_unique_key
 key: [customer_id]
 latest_per_key: true
 conserves: raw.customers

@@ -1,9 +1,12 @@
 /* ---
 table: curated.delivery_dim
 grain: one row per order's delivery; the newest load of a delivery wins
+kind: incremental_by_unique_key
 key: [order_id]
 latest_per_key: true
 conserves: raw.deliveries
+late_arriving:
+  - {reason: orphan_order, column: order_id, lookup: curated.order_dim}
 checks:
   - {check: unique, columns: [order_id]}
   - {check: not_null, columns: [order_id, shipping_date, shipping_mode, shipping_days, delivery_category]}

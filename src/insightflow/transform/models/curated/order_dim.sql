@@ -1,9 +1,14 @@
 /* ---
 table: curated.order_dim
 grain: one row per order line (order_id, product_id); the newest load of a line wins
+kind: incremental_by_unique_key
 key: [order_id, product_id]
 latest_per_key: true
 conserves: raw.orders
+# a line waits in quarantine for its customer or product; the run that brings the key retries it
+late_arriving:
+  - {reason: orphan_customer, column: customer_id, lookup: curated.customer_dim}
+  - {reason: orphan_product, column: product_id, lookup: curated.product_dim}
 checks:
   - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [order_line_key, order_id, customer_id, product_id, order_quantity, product_price]}

@@ -1,6 +1,7 @@
 /* ---
 table: curated.product_dim
 grain: one row per product; when several loads hold a product, the newest load wins
+kind: incremental_by_unique_key
 key: [product_id]
 latest_per_key: true
 conserves: raw.products

@@ -1,8 +1,14 @@
 /* ---
 table: marts.fact_sales
 grain: one row per order line
+kind: incremental_by_unique_key
 key: [sales_key]
 conserves: curated.order_dim
+# one row per order line of order_dim: rebuilt for the lines that changed, and for the lines of an
+# order whose delivery changed
+by: [order_id, product_id]
+lookups:
+  curated.delivery_dim: [order_id]
 checks:
   - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [sales_key, customer_id, product_id, order_id, shipping_date]}

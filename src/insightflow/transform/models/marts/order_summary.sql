@@ -1,7 +1,13 @@
 /* ---
 table: marts.order_summary
 grain: one row per order, with its delivery and its customer's segment
+kind: incremental_by_unique_key
 key: [order_id]
+# rebuilt for the orders whose lines, delivery or customer changed
+driver: marts.fact_sales
+lookups:
+  curated.delivery_dim: [order_id]
+  curated.customer_dim: [customer_id]
 checks:
   - {check: unique, columns: [order_id]}
   - {check: not_null, columns: [order_id, shipping_date, shipping_mode, late_delivery_risk]}
@@ -12,16 +18,18 @@ checks:
 -- Lines are summed per order first, then joined to their delivery and customer: one join probe
 -- per order instead of per line (every line of an order has the order's customer).
 -- The quantity sum is cast: DuckDB sums BIGINT into HUGEINT (written as DOUBLE), Spark into BIGINT.
+-- Money is summed exactly (as DECIMAL, then stored as DOUBLE): a double sum depends on the order
+-- the lines arrive in, and an order rebuilt by an incremental run must equal a full build's.
 WITH lines AS (
     SELECT
         order_id,
         any_value(customer_id) AS customer_id,
         count(*) AS order_lines,
         CAST(sum(order_quantity) AS BIGINT) AS order_quantity,
-        sum(gross_sales) AS gross_sales,
-        sum(discount_amount) AS discount_amount,
-        sum(net_sales) AS net_sales,
-        sum(profit) AS profit
+        CAST(sum(CAST(gross_sales AS DECIMAL(38, 10))) AS DOUBLE) AS gross_sales,
+        CAST(sum(CAST(discount_amount AS DECIMAL(38, 10))) AS DOUBLE) AS discount_amount,
+        CAST(sum(CAST(net_sales AS DECIMAL(38, 10))) AS DOUBLE) AS net_sales,
+        CAST(sum(CAST(profit AS DECIMAL(38, 10))) AS DOUBLE) AS profit
     FROM marts.fact_sales
     GROUP BY order_id
 )
