@@ -143,10 +143,15 @@ def run(
             help="A Spark setting, e.g. spark.executor.memory=8g; repeatable.",
         ),
     ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild every table from every load (same tables, slower).")
+    ] = False,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run."""
+    """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run.
+
+    Each table is rebuilt only where the new loads change it; --full-refresh rebuilds everything."""
     options: dict = {}
     if spark_master:
         options["master"] = spark_master
@@ -155,7 +160,8 @@ def run(
         if bad:
             raise UsageError(f"--spark-conf takes KEY=VALUE, got {', '.join(map(repr, bad))}")
         options["conf"] = {key.strip(): value for key, _, value in (i.partition("=") for i in spark_conf)}
-    record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options)
+    record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options,
+                       full_refresh=full_refresh)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
 
 
@@ -204,12 +210,23 @@ def generate(
     scale: Annotated[float, typer.Option("--scale", help="1 = the reference sizes (~160 K order lines).")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 42,
     dirty: Annotated[float, typer.Option("--dirty", help="Share of rows (0-1) given a real-world defect.")] = 0.0,
+    days: Annotated[
+        int | None, typer.Option("--days", help="Write N daily full exports into OUT/day-01 … (each day "
+                                 "~0.5% new orders, ~1% of lines changed).", show_default=False),
+    ] = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Write a synthetic DataCo-shaped export (optionally with defects and their manifest)."""
     from insightflow.generate import generate as generate_export
+    from insightflow.generate import generate_days
 
+    if days is not None:
+        series = generate_days(out, days, scale=scale, seed=seed, dirty=dirty)
+        for folder, rows in zip(series.folders, series.rows, strict=True):
+            _OUT.print(f"{str(folder):<60} {rows['orders']:>12,} order lines {rows['deliveries']:>10,} orders")
+        _OUT.print(f"written in {series.seconds:.1f} s")
+        return
     result = generate_export(out, scale=scale, seed=seed, dirty=dirty, progress=sys.stderr.isatty())
     for source, path in result.files.items():
         _OUT.print(f"{str(path):<60} {result.rows[source]:>12,} rows")

@@ -226,3 +226,30 @@ def test_progress_bar_and_tiny_scale(tmp_path: Path) -> None:
     result = generate(tmp_path, scale=0.001, seed=1, progress=True)
     assert result.rows["customers"] >= 1 and result.rows["deliveries"] >= 1
     assert all(path.exists() for path in result.files.values())
+
+
+def test_a_daily_series_grows_changes_and_repeats_byte_for_byte(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from insightflow.cli import app
+
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "a"), "--days", "3", "--scale", "0.05"])
+    assert result.exit_code == 0, result.output
+    days = sorted((tmp_path / "a").iterdir())
+    assert [d.name for d in days] == ["day-01", "day-02", "day-03"]
+    lines = [(d / "OrderDetails.csv").read_bytes().split(b"\r\n") for d in days]
+    for day in days:  # the export's own format, every day
+        data = (day / "OrderDetails.csv").read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and not data.endswith(b"\n")
+    assert len(lines[0]) < len(lines[1]) < len(lines[2])  # new orders every day
+    growth = (len(lines[2]) - len(lines[1])) / len(lines[1])
+    assert 0.002 < growth < 0.01
+    changed = sum(a != b for a, b in zip(lines[1], lines[2], strict=False))
+    assert 0.003 * len(lines[1]) < changed < 0.05 * len(lines[1])  # about 1 % of the lines change
+    assert (days[0] / "CustomerDetails.csv").read_bytes() == (days[2] / "CustomerDetails.csv").read_bytes()
+    CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "b"), "--days", "3", "--scale", "0.05"])
+    for day in days:
+        for file in day.iterdir():
+            assert file.read_bytes() == (tmp_path / "b" / day.name / file.name).read_bytes()
+    bad = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "c"), "--days", "0"])
+    assert bad.exit_code != 0

@@ -209,9 +209,9 @@ class _ModelBuild:
             self.retry = self._retry_keys()
             parts = [f"SELECT * FROM {table_ident(driver.rows)}"] if driver.kind == ROWS else []
             if self.retry is not None:
-                assert driver.earlier is not None
+                earlier = driver.earlier if driver.kind == ROWS else model.driver  # no new load: all
                 match = " AND ".join(f"r.{ident(k)} = e.{ident(n)}" for k, n in zip(model.key, model.driver_key))
-                parts.append(f"SELECT e.* FROM {table_ident(driver.earlier)} AS e "
+                parts.append(f"SELECT e.* FROM {table_ident(earlier)} AS e "
                              f"WHERE EXISTS (SELECT 1 FROM {table_ident(self.retry)} AS r WHERE {match})")
             if not parts:
                 return None
