@@ -136,8 +136,7 @@ class RunSession:
         self._inputs: RunInputs | None = None
         self._stack = ExitStack()
         self._locked = False
-        self._previous: RunRecord | None = None  # the published run (its snapshots are read)
-        self._previous_rows: dict[str, int] = {}  # rows per table of the last run that built them
+        self._history: tuple[RunRecord | None, dict[str, int]] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -147,12 +146,27 @@ class RunSession:
         self._stack.enter_context(lake_lock(self.layout, timeout))
         self._locked = True
         self.catalog.clean_staging()
-        if self.layout.exists():
-            successes = [r for r in list_runs(self.catalog) if r.status == "success"]
-            self._previous = last_published(successes)
-            built = [r for r in successes if not r.is_rollback]
-            self._previous_rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
+        # PyIceberg takes ~1 s to import: it loads while the run crawls, lands and parses.
+        self.catalog.open_in_background()
         return self
+
+    @property
+    def _previous(self) -> RunRecord | None:
+        """The published run (its snapshots and state are what this run builds on)."""
+        return self._published_history()[0]
+
+    @property
+    def _previous_rows(self) -> dict[str, int]:
+        """Rows per table of the last run that built them (for the volume checks)."""
+        return self._published_history()[1]
+
+    def _published_history(self) -> tuple[RunRecord | None, dict[str, int]]:
+        if self._history is None:
+            successes = [r for r in list_runs(self.catalog) if r.status == "success"] if self.layout.exists() else []
+            built = [r for r in successes if not r.is_rollback]
+            rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
+            self._history = (last_published(successes), rows)
+        return self._history
 
     def close(self, error: BaseException | None = None) -> RunRecord:
         """Record the run (failed unless it published), alert, release the lock."""

@@ -42,6 +42,11 @@ def test_initcap_is_spark_native_with_no_delimiter_argument(caplog: pytest.LogCa
     assert not caplog.records
 
 
+def test_row_fingerprints_are_64_bit_hashes_on_spark() -> None:
+    assert to_spark("SELECT hash(a IS NULL, a) AS f FROM raw.orders") == (
+        "SELECT XXHASH64(a IS NULL, a) AS f FROM `raw__orders`")
+
+
 def test_string_escapes_survive_for_spark() -> None:
     # Spark unescapes backslashes in string literals: '\s+' must reach it as '\\s+'.
     sql = to_spark(r"SELECT regexp_replace(trim(name), '\s+', ' ', 'g') FROM raw.products")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from insightflow.crawl import FileReport
 from insightflow.faults import checkpoint
@@ -54,11 +55,11 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
     """Load every accepted file of a crawl into its raw table, one Iceberg append per file.
 
     Files are parsed into staging first and committed after, so that the catalog (slow to import
-    and open) is needed only at the end: it opens in the background meanwhile — unless a file was
-    landed before, which may mean its content is already ingested: that is asked of the catalog
-    before parsing it.
+    and open) is needed only at the end: it opens in the background meanwhile. A file landed
+    before may hold content already ingested: that is asked of the catalog after the new files are
+    parsed (each file's load id is taken in file order all the same).
     """
-    result = IngestResult()
+    result: list[tuple[int, LoadResult]] = []
     known: dict[str, set[str]] = {}
 
     def ingested(table: str, sha256: str) -> bool:
@@ -67,27 +68,36 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
         return sha256 in known[table]
 
     catalog.open_in_background()
-    staged: list[_StagedLoad] = []
+    staged: list[tuple[int, _StagedLoad]] = []
+    deferred: list[tuple[int, FileReport, Landed, datetime]] = []
+    seen: set[tuple[str, str]] = set()
     with closing(_landed_one_ahead(catalog, files)) as landed_files:
-        for report, landed in landed_files:
+        for index, (report, landed) in enumerate(landed_files):
             assert report.contract is not None
-            contract = report.contract
-            batch = {(s.report.contract.table, s.landed.sha256) for s in staged if s.report.contract}
-            if (contract.table, landed.sha256) in batch or (
-                not landed.new and ingested(contract.table, landed.sha256)
-            ):
-                result.loads.append(_skipped(report, landed))
+            ingested_at = datetime.now(UTC).replace(tzinfo=None)
+            if (report.contract.table, landed.sha256) in seen:  # the same content twice in one batch
+                result.append((index, _skipped(report, landed)))
                 continue
-            staged.append(_stage(catalog, report, landed))
-    for load in staged:
+            seen.add((report.contract.table, landed.sha256))
+            if landed.new:
+                staged.append((index, _stage(catalog, report, landed, ingested_at)))
+            else:
+                deferred.append((index, report, landed, ingested_at))
+    for index, report, landed, ingested_at in deferred:
+        assert report.contract is not None
+        if ingested(report.contract.table, landed.sha256):
+            result.append((index, _skipped(report, landed)))
+        else:
+            staged.append((index, _stage(catalog, report, landed, ingested_at)))
+    for index, load in sorted(staged, key=lambda s: s[0]):
         assert load.report.contract is not None
         if ingested(load.report.contract.table, load.landed.sha256):  # a landing copy was lost
             shutil.rmtree(load.folder, ignore_errors=True)
-            result.loads.append(_skipped(load.report, load.landed))
+            result.append((index, _skipped(load.report, load.landed)))
             continue
-        result.loads.append(_commit(catalog, load))
+        result.append((index, _commit(catalog, load)))
         known[load.report.contract.table].add(load.landed.sha256)
-    return result
+    return IngestResult([load for _, load in sorted(result, key=lambda r: r[0])])
 
 
 def _landed_one_ahead(catalog: LakeCatalog, files: list[FileReport]) -> Iterator[tuple[FileReport, Landed]]:
@@ -133,11 +143,10 @@ class _StagedLoad:
     invalid: int
 
 
-def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed) -> _StagedLoad:
+def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at: datetime) -> _StagedLoad:
     """Type one landed file by its contract into Parquet in staging."""
     contract = report.contract
     assert contract is not None
-    ingested_at = datetime.now(UTC).replace(tzinfo=None)
     load_id = f"{ingested_at:%Y%m%dT%H%M%S%f}-{landed.sha256[:8]}"
     folder = catalog.layout.staging / f"ingest-{load_id}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,13 +185,26 @@ def _commit(catalog: LakeCatalog, load: _StagedLoad) -> LoadResult:
 
 
 def _ingested_hashes(catalog: LakeCatalog, table: str) -> set[str]:
+    """The content hashes of every load in ``table``.
+
+    A load's files hold one hash in ``_source_sha256``: the Parquet footers' statistics say it
+    without reading the data (a file whose statistics do not, is read).
+    """
     if not catalog.exists(table):
         return set()
-    files = catalog.resolve(table).files
-    if not files:
-        return set()
-    with duckdb.connect() as con:
-        rows = con.execute(
-            "SELECT DISTINCT _source_sha256 FROM read_parquet(?)", [list(files)]
-        ).fetchall()
-    return {r[0] for r in rows}
+    hashes, unread = set(), []
+    for path in catalog.resolve(table).files:
+        metadata = pq.ParquetFile(path).metadata
+        column = metadata.schema.names.index("_source_sha256") if "_source_sha256" in metadata.schema.names else -1
+        stats = [metadata.row_group(i).column(column).statistics for i in range(metadata.num_row_groups)] \
+            if column >= 0 else []
+        values = {(s.min, s.max) for s in stats if s is not None and s.has_min_max}
+        if len(values) == 1 and len(stats) == metadata.num_row_groups and (pair := values.pop())[0] == pair[1]:
+            hashes.add(pair[0])
+        elif metadata.num_rows:
+            unread.append(path)
+    if unread:
+        with duckdb.connect() as con:
+            rows = con.execute("SELECT DISTINCT _source_sha256 FROM read_parquet(?)", [unread]).fetchall()
+        hashes |= {r[0] for r in rows}
+    return hashes

@@ -75,15 +75,34 @@ def _unique(table: str, spec: dict) -> str:
     return f"SELECT {cols}, count(*) AS occurrences FROM {table} GROUP BY {cols} HAVING count(*) > 1"
 
 
+def _not_null_rows(spec: dict) -> str:
+    return " OR ".join(f"{ident(c)} IS NULL" for c in _columns(spec))
+
+
+def _accepted_values_rows(spec: dict) -> str:
+    values = ", ".join(literal(str(v)) for v in spec["values"])
+    return f"{ident(spec['column'])} NOT IN ({values})"
+
+
+def _range_rows(spec: dict) -> str:
+    column = ident(spec["column"])
+    bounds = []
+    if "min" in spec:
+        bounds.append(f"{column} < {float(spec['min'])}")
+    if "max" in spec:
+        bounds.append(f"{column} > {float(spec['max'])}")
+    if "above" in spec:
+        bounds.append(f"{column} <= {float(spec['above'])}")
+    return " OR ".join(bounds)
+
+
 def _not_null(table: str, spec: dict) -> str:
-    condition = " OR ".join(f"{ident(c)} IS NULL" for c in _columns(spec))
-    return f"SELECT * FROM {table} WHERE {condition}"
+    return f"SELECT * FROM {table} WHERE {_not_null_rows(spec)}"
 
 
 def _accepted_values(table: str, spec: dict) -> str:
     column = ident(spec["column"])
-    values = ", ".join(literal(str(v)) for v in spec["values"])
-    return f"SELECT {column}, count(*) AS rows FROM {table} WHERE {column} NOT IN ({values}) GROUP BY 1"
+    return f"SELECT {column}, count(*) AS rows FROM {table} WHERE {_accepted_values_rows(spec)} GROUP BY 1"
 
 
 def _relationships(table: str, spec: dict) -> str:
@@ -99,15 +118,7 @@ def _relationships(table: str, spec: dict) -> str:
 
 
 def _range(table: str, spec: dict) -> str:
-    column = ident(spec["column"])
-    bounds = []
-    if "min" in spec:
-        bounds.append(f"{column} < {float(spec['min'])}")
-    if "max" in spec:
-        bounds.append(f"{column} > {float(spec['max'])}")
-    if "above" in spec:
-        bounds.append(f"{column} <= {float(spec['above'])}")
-    return f"SELECT * FROM {table} WHERE {' OR '.join(bounds)}"
+    return f"SELECT * FROM {table} WHERE {_range_rows(spec)}"
 
 
 def _reconcile(table: str, spec: dict) -> str:
@@ -149,6 +160,15 @@ _CHECKS: dict[str, Callable[[str, dict], str]] = {
 }
 
 
+#: Checks decided row by row: the condition a failing row meets. They are counted together, in one
+#: scan of the table (examples are then fetched only for those that fail).
+_ROW_CONDITIONS: dict[str, Callable[[dict], str]] = {
+    "not_null": _not_null_rows,
+    "accepted_values": _accepted_values_rows,
+    "range": _range_rows,
+}
+
+
 def check_name(spec: dict) -> str:
     if spec["check"] == "reconcile":
         return f"reconcile({spec['expression']})"
@@ -179,14 +199,21 @@ def run_checks(
     ``previous_rows`` is the table's row count in the last successful run; without one, a
     ``volume`` check has nothing to compare with and is not run.
     """
+    specs = tuple({**spec, "previous_rows": previous_rows} if spec["check"] == "volume" else spec
+                  for spec in specs if spec["check"] != "volume" or previous_rows is not None)
+    row_specs = [spec for spec in specs if spec["check"] in _ROW_CONDITIONS]
+    counts: dict[int, int] = {}
+    if row_specs:
+        filters = ", ".join(f"count(*) FILTER (WHERE {_ROW_CONDITIONS[spec['check']](spec)})" for spec in row_specs)
+        row = query(f"SELECT {filters} FROM {table_ident(table)}")[1][0]
+        counts = {id(spec): int(n or 0) for spec, n in zip(row_specs, row, strict=True)}
     results = []
     for spec in specs:
-        if spec["check"] == "volume":
-            if previous_rows is None:
-                continue
-            spec = {**spec, "previous_rows": previous_rows}
         sql = check_sql(table, spec)
-        count = query(f"SELECT count(*) FROM ({sql}) AS offending")[1][0][0]
+        if id(spec) in counts:
+            count = counts[id(spec)]
+        else:
+            count = query(f"SELECT count(*) FROM ({sql}) AS offending")[1][0][0]
         examples: list[dict] = []
         if count:
             names, rows = query(f"SELECT * FROM ({sql}) AS offending LIMIT {EXAMPLES}")

@@ -47,6 +47,7 @@ class DuckDBEngine:
                  temp_directory: str | None = None, compression: str = "zstd") -> None:
         self.compression = compression
         self.con = duckdb.connect()
+        self._kinds: dict[str, str] = {}  # relation -> TABLE or VIEW
         # Models never rely on row order; letting DuckDB write and join out of order is faster.
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
@@ -69,11 +70,20 @@ class DuckDBEngine:
             columns = [ident(c) if c in present else f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in table.columns]
             extra = [ident(c) for c in self.columns(sql) if c not in dict(table.columns)]
             sql = f"SELECT {', '.join(columns + extra)} FROM ({sql}) AS files"
-        self._run(f"CREATE OR REPLACE VIEW {table_ident(name or table.name)} AS {sql}")
+        self.drop(name or table.name)
+        self._run(f"CREATE VIEW {table_ident(name or table.name)} AS {sql}")
+        self._kinds[name or table.name] = "VIEW"
 
     def create(self, name: str, sql: str, *, materialize: bool = False) -> None:
         kind = "TABLE" if materialize else "VIEW"
-        self._run(f"CREATE OR REPLACE {kind} {table_ident(name)} AS {sql}")
+        self.drop(name)  # it may have been the other kind
+        self._run(f"CREATE {kind} {table_ident(name)} AS {sql}")
+        self._kinds[name] = kind
+
+    def drop(self, name: str) -> None:
+        kind = self._kinds.pop(name, None)
+        if kind:
+            self._run(f"DROP {kind} IF EXISTS {table_ident(name)}")
 
     def columns(self, sql: str) -> list[str]:
         return [row[0] for row in self._run(f"DESCRIBE {sql}").fetchall()]

@@ -39,6 +39,9 @@ class Engine(Protocol):
     def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
         """Write the result of ``sql`` as Parquet file(s) into ``folder``; returns them."""
 
+    def drop(self, name: str) -> None:
+        """Forget ``name`` (and free what it holds) if it exists."""
+
     def close(self) -> None: ...
 
 

@@ -108,7 +108,12 @@ def build_model(
     checkpoint(f"build:{model.table}")
     started = time.perf_counter()
     with _building(model, engine):
-        result, delta = _ModelBuild(engine, model, staging, state, changes or {}, full_refresh).run()
+        build = _ModelBuild(engine, model, staging, state, changes or {}, full_refresh)
+        try:
+            result, delta = build.run()
+        finally:  # what only this build needed: its memory goes to the models after it
+            for part in ("source", "retry", "affected", "eval", "repeated", "dispositions", "quarantine"):
+                engine.drop(work(model.table, part))
     result.seconds = time.perf_counter() - started
     return Built(result, delta)
 
@@ -166,7 +171,9 @@ class _ModelBuild:
             self.full = True  # the model's columns changed since the table was built: rebuild it
             return self.run()
         dispositions = self.name("dispositions")
-        engine.create(dispositions, self._dispositions_sql(evaluated, columns), materialize=True)
+        repeated = self._repeated_keys(evaluated, columns)
+        ranked = repeated is not None or (model.latest_per_key and not self.full)
+        engine.create(dispositions, self._dispositions_sql(evaluated, columns, ranked, repeated), materialize=ranked)
         counts = dict(self._scalar_rows(
             f"SELECT coalesce({DISPOSITION}, ''), count(*) FROM {table_ident(dispositions)} GROUP BY 1"))
         upserts = f"SELECT {self._list(self.published_columns)} FROM {table_ident(dispositions)} " \
@@ -263,15 +270,37 @@ class _ModelBuild:
         self.engine.create(retry, " UNION ".join(selects), materialize=True)
         return retry if self._count(retry) else None
 
-    def _dispositions_sql(self, evaluated: str, columns: list[str]) -> str:
-        """Every evaluated row with its disposition: NULL (publish), ``superseded`` or a reason."""
+    def _repeated_keys(self, evaluated: str, columns: list[str]) -> str | None:
+        """For a full build: the keys that occur more than once among the valid rows (materialized),
+        or None when no key does — newest-load-wins ranking is a window over every row it ranks,
+        so a full build ranks only those keys (a first load of unique keys ranks nothing)."""
+        if not (self.full and self.model.latest_per_key and REASON in columns):
+            return None
+        keys = self._list(self.model.key)
+        repeated = self.name("repeated")
+        self.engine.create(repeated, f"SELECT {keys} FROM {table_ident(evaluated)} WHERE {REASON} IS NULL "
+                                     f"GROUP BY {keys} HAVING count(*) > 1", materialize=True)
+        return repeated if self._count(repeated) else None
+
+    def _dispositions_sql(self, evaluated: str, columns: list[str], ranked: bool, repeated: str | None) -> str:
+        """Every evaluated row with its disposition: NULL (publish), ``superseded`` or a reason.
+
+        ``ranked``: rank the valid rows by key (newest load wins), only those of ``repeated`` keys
+        if given; otherwise a row's own reason is its disposition.
+        """
         model = self.model
         listed = self._list(columns)
         if REASON not in columns:  # an aggregate mart: every row is published
             return f"SELECT {listed}, CAST(NULL AS VARCHAR) AS {DISPOSITION} FROM {table_ident(evaluated)}"
-        if not model.latest_per_key:
+        if not ranked:
             return f"SELECT {listed}, {REASON} AS {DISPOSITION} FROM {table_ident(evaluated)}"
         keys = self._list(model.key)
+        only, single = "", ""
+        if repeated:
+            in_repeated = f"EXISTS (SELECT 1 FROM {table_ident(repeated)} AS k WHERE {self._on_key('k', 'e')})"
+            only = f" AND {in_repeated}"
+            single = (f"UNION ALL SELECT {self._list(columns, 'e')}, CAST(NULL AS VARCHAR) AS {DISPOSITION} "
+                      f"FROM {table_ident(evaluated)} AS e WHERE e.{REASON} IS NULL AND NOT {in_repeated}\n")
         values = [c for c in columns if not c.startswith("_")]
         on_key = self._on_key
         held = ""
@@ -286,7 +315,7 @@ class _ModelBuild:
 WITH valid AS (
     SELECT *, row_number() OVER (PARTITION BY {keys}, _load_id ORDER BY _source_line) AS _line_rank,
         {_fingerprint(values)} AS _fingerprint
-    FROM {table_ident(evaluated)} WHERE {REASON} IS NULL
+    FROM {table_ident(evaluated)} AS e WHERE {REASON} IS NULL{only}
 ),
 reps AS (SELECT {keys}, _load_id, _fingerprint FROM valid WHERE _line_rank = 1),
 sequence AS (SELECT * FROM reps{held}),
@@ -306,7 +335,7 @@ SELECT {self._list(columns, 'v')},
 FROM valid AS v
 JOIN reps AS r ON {on_key('r', 'v')} AND r._load_id = v._load_id
 JOIN winners AS w ON {on_key('w', 'v')}
-UNION ALL
+{single}UNION ALL
 SELECT {listed}, {REASON} AS {DISPOSITION} FROM {table_ident(evaluated)} WHERE {REASON} IS NOT NULL
 """
 
@@ -470,10 +499,12 @@ SELECT {listed}, {REASON} AS {DISPOSITION} FROM {table_ident(evaluated)} WHERE {
 
 
 def _fingerprint(columns: list[str], alias: str | None = None) -> str:
-    """A hash of a row's values: tells an unchanged row (or an exact duplicate) from a changed one."""
+    """A 64-bit hash of a row's values: tells an unchanged row (or an exact duplicate) from a
+    changed one. Each value goes with whether it is NULL, so that a NULL moving from one column to
+    the next changes the hash on every engine (Spark's hashes skip NULL arguments); hashing the
+    values themselves costs a seventh of an md5 of their text."""
     prefix = f"{alias}." if alias else ""
-    return "md5(concat_ws('|', " + ", ".join(
-        f"coalesce(CAST({prefix}{ident(c)} AS VARCHAR), '\\N')" for c in columns) + "))"
+    return "hash(" + ", ".join(f"{prefix}{ident(c)} IS NULL, {prefix}{ident(c)}" for c in columns) + ")"
 
 
 def _from_record(column: str, kind: str, alias: str = "q") -> str:

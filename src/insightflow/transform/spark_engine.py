@@ -124,7 +124,7 @@ class SparkEngine:
         self.compression = compression
         self.conf = dict(conf or {})
         self._views: list[str] = []
-        self._cached: list[DataFrame] = []
+        self._cached: dict[str, DataFrame] = {}
         self._input_bytes = 0
         if session is not None:
             self._owns_session = False
@@ -166,11 +166,17 @@ class SparkEngine:
         self._size_shuffles()
         with self._errors():
             frame = self.spark.sql(to_spark(sql))
+            self.drop(name)
             if materialize:
                 # computed once: Spark would otherwise recompute the query at each reference
                 frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-                self._cached.append(frame)
+                self._cached[name] = frame
             self._view(frame, name)
+
+    def drop(self, name: str) -> None:
+        cached = self._cached.pop(name, None)
+        if cached is not None:
+            cached.unpersist()
 
     def columns(self, sql: str) -> list[str]:
         with self._errors():
@@ -202,7 +208,7 @@ class SparkEngine:
         return staged
 
     def close(self) -> None:
-        for frame in self._cached:
+        for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
         for view in self._views:

@@ -8,6 +8,8 @@ the transpilation make the same text run on Spark:
 * ``initcap`` is a DuckDB macro of InsightFlow that splits words on spaces, exactly what Spark's
   native ``initcap`` does; sqlglot reads DuckDB's ``initcap`` as splitting on any punctuation too
   and would warn that Spark cannot, so the delimiter argument it adds is dropped.
+* ``hash(...)``, DuckDB's 64-bit hash of its arguments (a row's fingerprint), is Spark's
+  ``xxhash64``: Spark's ``hash`` has 32 bits only.
 """
 
 from __future__ import annotations
@@ -52,4 +54,6 @@ def _spark_rewrites(node: exp.Expression) -> exp.Expression:
         return node
     if isinstance(node, exp.Initcap) and node.args.get("expression"):
         return exp.Initcap(this=node.this)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
+        return exp.Anonymous(this="XXHASH64", expressions=node.expressions)
     return node

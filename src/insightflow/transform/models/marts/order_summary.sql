@@ -26,10 +26,10 @@ WITH lines AS (
         any_value(customer_id) AS customer_id,
         count(*) AS order_lines,
         CAST(sum(order_quantity) AS BIGINT) AS order_quantity,
-        CAST(sum(CAST(gross_sales AS DECIMAL(38, 10))) AS DOUBLE) AS gross_sales,
-        CAST(sum(CAST(discount_amount AS DECIMAL(38, 10))) AS DOUBLE) AS discount_amount,
-        CAST(sum(CAST(net_sales AS DECIMAL(38, 10))) AS DOUBLE) AS net_sales,
-        CAST(sum(CAST(profit AS DECIMAL(38, 10))) AS DOUBLE) AS profit
+        CAST(sum(CAST(gross_sales AS DECIMAL(18, 10))) AS DOUBLE) AS gross_sales,
+        CAST(sum(CAST(discount_amount AS DECIMAL(18, 10))) AS DOUBLE) AS discount_amount,
+        CAST(sum(CAST(net_sales AS DECIMAL(18, 10))) AS DOUBLE) AS net_sales,
+        CAST(sum(CAST(profit AS DECIMAL(18, 10))) AS DOUBLE) AS profit
     FROM marts.fact_sales
     GROUP BY order_id
 )

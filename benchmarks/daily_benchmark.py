@@ -1,0 +1,92 @@
+"""A lake fed one full export a day: does a run cost what the new data costs, day after day?
+
+    python benchmarks/daily_benchmark.py [--days 30] [--scale 1] [--seed 42]
+
+Writes ``--days`` daily full exports with ``insightflow generate --days`` (each day about 0.5 % new
+orders and 1 % of the order lines changed), then runs ``insightflow run`` on each in turn — each a
+fresh process on the same lake — and prints every run's wall seconds, peak RSS and the rows each
+model evaluated. Then it checks what the incremental runs built: a ``--full-refresh`` of a copy of
+the lake must give the same tables, and a fresh lake that ingested only the last day's export the
+same KPIs. Prints the ratio of the last run to the second (the first builds everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from pipeline_benchmark import timed  # noqa: E402
+
+CLI = [sys.executable, "-m", "insightflow.cli"]
+MODELS = ("curated.customer_dim", "curated.order_dim", "curated.delivery_dim", "marts.fact_sales",
+          "marts.order_summary")
+
+
+def last_run(lake: Path) -> dict:
+    history = subprocess.run([*CLI, "history", "--last", "1", "--format", "json", "--lake", str(lake)],
+                             capture_output=True, text=True, check=True)
+    return json.loads(history.stdout)[-1]
+
+
+def tables_equal(left: Path, right: Path) -> list[str]:
+    """The curated, mart and quarantine tables whose published rows differ between two lakes."""
+    from insightflow import Lakehouse
+    from tests.transform.test_incremental import published_rows
+
+    a, b = published_rows(Lakehouse(left)), published_rows(Lakehouse(right))
+    return [name for name in sorted(a.keys() | b.keys()) if a.get(name) != b.get(name)]
+
+
+def kpis(lake: Path) -> dict:
+    out = subprocess.run([*CLI, "kpis", "--format", "json", "--lake", str(lake)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE.parent))  # the tests' helpers
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        subprocess.run([*CLI, "generate", "--out", str(work / "days"), "--days", str(args.days),
+                        "--scale", str(args.scale), "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
+        days = sorted((work / "days").iterdir())
+        lake = work / "lake"
+        print(f"{args.days} daily full exports at scale {args.scale}; one `insightflow run` a day, each a fresh process\n")
+        print("| day | seconds | peak RSS | order lines | rows evaluated: " + ", ".join(m.split(".")[1] for m in MODELS) + " |")
+        print("|---|---|---|---|---|")
+        seconds = []
+        for day in days:
+            timing = timed([*CLI, "run", "--source", str(day), "--lake", str(lake)])
+            seconds.append(timing.wall)
+            steps = {s["step"]: s for s in last_run(lake)["steps"]}
+            evaluated = ", ".join(f"{steps[m]['rows_in']:,}" for m in MODELS)
+            print(f"| {day.name[4:]} | {timing.wall:.2f} s | {timing.rss_mb:.0f} MB | "
+                  f"{steps['curated.order_dim']['rows']:,} | {evaluated} |", flush=True)
+        shutil.copytree(lake, work / "refreshed")
+        refresh = timed([*CLI, "run", "--full-refresh", "--source", str(days[-1]), "--lake", str(work / "refreshed")])
+        fresh = timed([*CLI, "run", "--source", str(days[-1]), "--lake", str(work / "fresh")])
+        differing = tables_equal(lake, work / "refreshed")
+        print(f"\nrun {len(days)} / run 2: {seconds[-1] / seconds[1]:.2f}x "
+              f"(run 2 {seconds[1]:.2f} s, run {len(days)} {seconds[-1]:.2f} s; median of runs 2-{len(days)} "
+              f"{sorted(seconds[1:])[len(seconds[1:]) // 2]:.2f} s)")
+        print(f"--full-refresh over the {len(days)} loads: {refresh.wall:.2f} s; tables equal to the incremental "
+              f"runs': {'yes' if not differing else 'NO: ' + ', '.join(differing)}")
+        same = kpis(lake) == kpis(work / "fresh")
+        print(f"fresh lake with only day {len(days)}'s export: {fresh.wall:.2f} s; same KPIs: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
