@@ -21,6 +21,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/pipeline_benchmark.py
 	$(BIN)/python benchmarks/generate_benchmark.py
+	$(BIN)/python benchmarks/daily_benchmark.py
 	$(BIN)/python benchmarks/orchestration_benchmark.py
 
 clean:

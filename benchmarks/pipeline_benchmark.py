@@ -1,12 +1,10 @@
 """Time the whole `insightflow run` against the bare-DuckDB floor, side by side, in one run.
 
-    python benchmarks/pipeline_benchmark.py [--source DIR] [--scales 1 10] [--repeat 3]
+    python benchmarks/pipeline_benchmark.py [--source DIR] [--scales 1 10 100] [--repeat 2]
                                             [--baseline SRC_DIR]
 
-Each measurement is a fresh process (imports included), so the figures are what a user waits
-for. Besides ``insightflow run`` (the Dagster job), the plain ``Lakehouse.run`` call — the same
-steps without the orchestrator — is timed too, which splits the run's cost between the pipeline's
-own work and the orchestrator's. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA)
+Each measurement is a fresh process (imports included) on a fresh lake, so the figures are what a
+user waits for on a first run. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA)
 when given, else a synthetic scale-1 export; scale N is an N-times copy with ids shifted per copy
 (benchmarks/scaled_copy.py). Prints wall seconds (best and median of --repeat), CPU seconds, peak
 RSS, per-step times of the pipeline and the ratio pipeline / floor.
@@ -21,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,29 +82,23 @@ def source_folder(work: Path, given: str | None) -> tuple[Path, str]:
     return synthetic, "synthetic export (generate --scale 1)"
 
 
-#: The same steps without the orchestrator: ``Lakehouse.run`` in a fresh process.
-PLAIN = "import sys; from insightflow import Lakehouse; Lakehouse(sys.argv[2]).run(sys.argv[1])"
-
-
-def run_pipeline(folder: Path, lake: Path, series: Series, src: str | None, *, plain: bool = False) -> None:
-    """One `insightflow run` on a fresh lake (``src``: the package folder to import it from);
-    ``plain``: the plain ``Lakehouse.run`` call instead (no Dagster)."""
+def run_pipeline(folder: Path, lake: Path, series: Series, src: str | None) -> None:
+    """One `insightflow run` on a fresh lake (``src``: the package folder to import it from)."""
     env = {**os.environ, "PYTHONPATH": src} if src else None
     cli = [sys.executable, "-m", "insightflow.cli"]
-    command = ([sys.executable, "-c", PLAIN, str(folder), str(lake)] if plain
-               else [*cli, "run", "--source", str(folder), "--lake", str(lake)])
-    series.timings.append(timed(command, env))
+    series.timings.append(timed([*cli, "run", "--source", str(folder), "--lake", str(lake)], env))
     history = subprocess.run([*cli, "history", "--format", "json", "--lake", str(lake)],
                              capture_output=True, text=True, check=True, env=env)
     for step in json.loads(history.stdout)[-1]["steps"]:
         series.steps.setdefault(step["step"], []).append(step["seconds"])
+    shutil.rmtree(lake, ignore_errors=True)  # a 100x lake holds gigabytes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source")
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--baseline", help="src folder of another version, run alternately with this one")
     args = parser.parse_args()
     baseline = str(Path(args.baseline).resolve()) if args.baseline else None
@@ -118,36 +111,33 @@ def main() -> None:
             folder = base if scale == 1 else work / f"x{scale}"
             if scale != 1:
                 scaled_copy(base, folder, scale)
-            floor, pipeline, plain, before = Series(), Series(), Series(), Series()
+            floor, pipeline, before = Series(), Series(), Series()
             for attempt in range(args.repeat):
                 floor.timings.append(timed([sys.executable, str(HERE / "bare_duckdb.py"), str(folder), str(work / "bare")]))
-                run_pipeline(folder, work / f"lake-{scale}-plain-{attempt}", plain, None, plain=True)
+                shutil.rmtree(work / "bare", ignore_errors=True)
                 versions = [(pipeline, None, "run")] + ([(before, baseline, "baseline")] if baseline else [])
                 for series, src, name in versions if attempt % 2 == 0 else versions[::-1]:
                     run_pipeline(folder, work / f"lake-{scale}-{name}-{attempt}", series, src)
-            rows.append((scale, floor, plain, pipeline))
+            rows.append((scale, floor, pipeline))
             print(f"scale {scale:>3}: bare DuckDB      {floor.summary()}")
-            print(f"           Lakehouse.run    {plain.summary()}   "
-                  f"ratio {plain.best().wall / floor.best().wall:4.2f}x (best)")
             print(f"           insightflow run  {pipeline.summary()}   "
                   f"ratio {pipeline.best().wall / floor.best().wall:4.2f}x (best)")
-            for name, series in (("Lakehouse.run", plain), ("insightflow run", pipeline)):
-                steps = {k: statistics.median(v) for k, v in series.steps.items()}
-                print(f"           {name} steps (median, {sum(steps.values()):.2f} s): "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+            steps = {k: statistics.median(v) for k, v in pipeline.steps.items()}
+            print(f"           steps (median, {sum(steps.values()):.2f} s): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
             if baseline:
                 print(f"           baseline run     {before.summary()}   "
                       f"this / baseline {pipeline.median('wall') / before.median('wall'):.3f} (median wall), "
                       f"{pipeline.median('cpu') / before.median('cpu'):.3f} (median cpu)")
-                print("           baseline steps: " + ", ".join(f"{k} {statistics.median(v):.2f}"
-                                                             for k, v in before.steps.items()))
-        print("\n| scale | bare DuckDB floor | `Lakehouse.run` (no orchestrator) | ratio | `insightflow run` (Dagster job) "
-              "| ratio | peak RSS (run) |")
-        print("|---|---|---|---|---|---|---|")
-        for scale, floor, plain, pipeline in rows:
-            base, bare, run = floor.best().wall, plain.best().wall, pipeline.best().wall
-            print(f"| {scale}x | {base:.2f} s | {bare:.2f} s | {bare / base:.2f}x | {run:.2f} s | {run / base:.2f}x "
-                  f"| {max(t.rss_mb for t in pipeline.timings):.0f} MB |")
+            if scale != 1:
+                shutil.rmtree(folder, ignore_errors=True)
+        print("\n| scale | bare DuckDB floor | `insightflow run` | ratio | CPU floor / run | peak RSS floor / run |")
+        print("|---|---|---|---|---|---|")
+        for scale, floor, pipeline in rows:
+            base_t, run = floor.best(), pipeline.best()
+            print(f"| {scale}x | {base_t.wall:.2f} s | {run.wall:.2f} s | {run.wall / base_t.wall:.2f}x "
+                  f"| {floor.median('cpu'):.1f} / {pipeline.median('cpu'):.1f} s "
+                  f"| {max(t.rss_mb for t in floor.timings):.0f} / {max(t.rss_mb for t in pipeline.timings):.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -97,3 +97,24 @@ def test_runs_beyond_the_limit_keep_the_lake_readable_and_tidy(lake: Lakehouse, 
     with pytest.raises(LakeError, match="keep_snapshots"):  # a new reader: no cached result
         Lakehouse(lake.layout.root).kpis(as_of=first.run_id)
     assert lake.catalog.remove_orphans() == 0  # expiry left no unreferenced data file behind
+
+
+def test_appended_tables_merge_their_manifests(tmp_path: Path) -> None:
+    catalog = LakeCatalog(LakeLayout.resolve(tmp_path / "lake"), keep_snapshots=0)
+    values = _commits(catalog, tmp_path, 40, overwrite=False)  # one append a load, 40 loads
+    table = catalog.load("ops.retention")
+    assert len(table.current_snapshot().manifests(table.io)) <= 16  # not 40: merged at 16
+    assert _read(catalog) == sorted(values)
+
+
+def test_the_run_log_is_compacted_as_it_grows(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from insightflow.lake import RunRecord, list_runs, record_run
+
+    catalog = LakeCatalog(LakeLayout.resolve(tmp_path / "lake"))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for n in range(40):
+        record_run(catalog, RunRecord(f"run-{n:02d}", "success", "duckdb", None, now, now), tmp_path / "staging")
+    assert len(catalog.resolve("ops.runs").files) <= 16  # one small file a run, compacted
+    assert [r.run_id for r in list_runs(catalog)] == [f"run-{n:02d}" for n in range(40)]

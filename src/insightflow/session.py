@@ -241,9 +241,8 @@ class RunSession:
         """Crawl the source folder and load its new files into the raw tables."""
         record = self.step("crawl")
         clock = time.perf_counter()
-        report = crawl(self.source)
+        report = crawl(self.source, count_records=False)  # counted when landed: one read of a file
         report.raise_for_rejected()
-        record.rows = record.rows_in = sum(f.sniffed.records for f in report.accepted if f.sniffed)
         sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
         record.bytes_in = sum(sizes.values())
         self._done(record, time.perf_counter() - clock)
@@ -253,6 +252,8 @@ class RunSession:
         clock = time.perf_counter()
         checkpoint("ingest")
         self.ingested = loads = ingest(self.catalog, report.accepted)
+        crawled = self.steps["crawl"]
+        crawled.rows = crawled.rows_in = sum(load.records for load in loads.loads)
         record.rows = sum(load.rows for load in loads.loaded)
         record.rows_in = record.rows + sum(load.invalid_rows for load in loads.loaded)
         record.bytes_in = sum(sizes.get(load.file, 0) for load in loads.loaded)

@@ -48,8 +48,9 @@ class SniffedFile:
     line_ending: str
     header: list[str]
     inferred_types: dict[str, str]
-    records: int
-    has_final_newline: bool
+    #: Data records (lines after the header); None when not counted (a run counts them as it
+    #: lands the file, in the same read as its hash and copy).
+    records: int | None
 
 
 @dataclass
@@ -103,8 +104,11 @@ class CrawlReport:
             raise SourceError(first.path, f"{first.problem}{more}")
 
 
-def crawl(folder: str | Path) -> CrawlReport:
-    """Crawl every ``*.csv`` file of ``folder`` (not recursive), sorted by name."""
+def crawl(folder: str | Path, *, count_records: bool = True) -> CrawlReport:
+    """Crawl every ``*.csv`` file of ``folder`` (not recursive), sorted by name.
+
+    ``count_records=False`` reads no more of a file than its first 64 KiB (a run does: it reads
+    every byte once when it lands the file)."""
     root = Path(folder)
     if not root.exists():
         raise SourceError(root, "no such folder")
@@ -113,13 +117,13 @@ def crawl(folder: str | Path) -> CrawlReport:
     paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     if not paths:
         raise SourceError(root, "holds no .csv files")
-    return CrawlReport(root, [crawl_file(p) for p in paths])
+    return CrawlReport(root, [crawl_file(p, count_records=count_records) for p in paths])
 
 
-def crawl_file(path: Path) -> FileReport:
+def crawl_file(path: Path, *, count_records: bool = True) -> FileReport:
     """Sniff one file and compare it with its contract; problems become a ``rejected`` report."""
     try:
-        sniffed = sniff(path)
+        sniffed = sniff(path, count_records=count_records)
     except SourceError as error:
         return FileReport(path, "rejected", contract=match_contract(path.name, []), problem=error.problem)
     contract = match_contract(path.name, sniffed.header)
@@ -149,7 +153,7 @@ def crawl_file(path: Path) -> FileReport:
     return report
 
 
-def sniff(path: Path) -> SniffedFile:
+def sniff(path: Path, *, count_records: bool = True) -> SniffedFile:
     """Encoding, dialect, header, inferred types and record count of a CSV file."""
     try:
         size = path.stat().st_size
@@ -184,7 +188,9 @@ def sniff(path: Path) -> SniffedFile:
         # Ragged or odd rows defeat type inference; ingest still parses the file and refuses
         # the records it cannot place, so the crawl reports no inferred types rather than failing.
         pass
-    records, final_newline = _count_records(path)
+    records: int | None = None
+    if count_records or len(sample) == size:  # a file within the sample is counted from it
+        records = max(_count_lines(sample) if len(sample) == size else _count_records(path), 1) - 1
     return SniffedFile(
         path=path,
         size=size,
@@ -194,8 +200,7 @@ def sniff(path: Path) -> SniffedFile:
         line_ending={"\\r\\n": "CRLF", "\\n": "LF", "\\r": "CR"}.get(newline, "LF"),
         header=header,
         inferred_types=inferred,
-        records=max(records - 1, 0),
-        has_final_newline=final_newline,
+        records=records,
     )
 
 
@@ -233,20 +238,43 @@ def _header(text: str, delimiter: str) -> list[str]:
     return [h.strip().strip('"') for h in first.split(delimiter)]
 
 
-def _count_records(path: Path) -> tuple[int, bool]:
-    """Lines in the file (a last line without a newline counts), and whether it ends in one."""
-    lines, returns, last = 0, 0, b""
+def _count_records(path: Path) -> int:
+    """Lines in the file (a last line without a line end counts)."""
+    counter = LineCounter()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):
-            lines += chunk.count(b"\n")
-            if not lines:  # old Mac files end lines with a bare CR
-                returns += chunk.count(b"\r")
-            last = chunk
-    if not lines:
-        lines, final_newline = returns, last.endswith(b"\r")
-    else:
-        final_newline = last.endswith(b"\n")
-    return lines + (0 if final_newline else 1), final_newline
+            counter.update(chunk)
+    return counter.lines
+
+
+def _count_lines(data: bytes) -> int:
+    counter = LineCounter()
+    counter.update(data)
+    return counter.lines
+
+
+class LineCounter:
+    """Counts the lines of a file fed chunk by chunk: LF or CRLF ends, or bare CR (old Mac files);
+    a last line without a line end counts."""
+
+    def __init__(self) -> None:
+        self._newlines = self._returns = 0
+        self._last = b""
+
+    def update(self, chunk: bytes) -> None:
+        self._newlines += chunk.count(b"\n")
+        if not self._newlines:
+            self._returns += chunk.count(b"\r")
+        if chunk:
+            self._last = chunk[-1:]
+
+    @property
+    def lines(self) -> int:
+        if self._newlines:
+            return self._newlines + (self._last != b"\n")
+        if self._returns:
+            return self._returns + (self._last != b"\r")
+        return 1 if self._last else 0
 
 
 def _delimiter_hint(sniffed: SniffedFile) -> str:
@@ -254,7 +282,3 @@ def _delimiter_hint(sniffed: SniffedFile) -> str:
         if other != sniffed.delimiter and len(sniffed.header) == 1 and other in sniffed.header[0]:
             return f" (the header looks {other!r}-delimited)"
     return ""
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from insightflow.crawl.crawler import LineCounter
 from insightflow.errors import SourceError
 
 
@@ -20,18 +21,21 @@ class Landed:
     sha256: str
     quoted: bool  # whether it holds the quote character at all
     new: bool  # no earlier file with this content was ever landed (so none was ingested)
+    records: int  # lines after the header
 
 
 def land(landing: Path, path: Path, quote: str = '"') -> Landed:
     """Copy ``path`` into ``landing`` under its content hash, checking on the way that it is UTF-8.
 
     One read of the file does it all: the hash, the copy, the UTF-8 check (so that a bad byte is
-    reported with its line, before anything is parsed) and whether the quote character occurs.
+    reported with its line, before anything is parsed), the records and whether the quote
+    character occurs.
     """
     temporary = landing / f".{uuid.uuid4().hex}.part"
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     quote_byte, quoted, lines = quote.encode("utf-8"), False, 0
+    counter = LineCounter()
     try:
         with path.open("rb") as source, temporary.open("wb") as target:
             while chunk := source.read(1 << 22):
@@ -46,6 +50,7 @@ def land(landing: Path, path: Path, quote: str = '"') -> Landed:
                         "export it as UTF-8",
                     ) from None
                 lines += chunk.count(b"\n")
+                counter.update(chunk)
                 quoted = quoted or quote_byte in chunk
                 target.write(chunk)
         try:
@@ -66,4 +71,4 @@ def land(landing: Path, path: Path, quote: str = '"') -> Landed:
         landed.chmod(0o444)
     else:
         temporary.unlink()
-    return Landed(landed, sha256, quoted, new)
+    return Landed(landed, sha256, quoted, new, max(counter.lines, 1) - 1)

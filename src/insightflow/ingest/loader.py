@@ -40,6 +40,7 @@ class LoadResult:
     invalid_rows: int = 0
     load_id: str | None = None
     snapshot_id: int | None = None
+    records: int = 0  # records in the file (lines after its header)
 
 
 @dataclass
@@ -127,7 +128,8 @@ def _landed_one_ahead(catalog: LakeCatalog, files: list[FileReport]) -> Iterator
 
 def _skipped(report: FileReport, landed: Landed) -> LoadResult:
     assert report.contract is not None
-    return LoadResult(report.path.name, report.contract.source, report.contract.table, landed.sha256, "skipped")
+    return LoadResult(report.path.name, report.contract.source, report.contract.table, landed.sha256, "skipped",
+                      records=landed.records)
 
 
 @dataclass
@@ -180,7 +182,7 @@ def _commit(catalog: LakeCatalog, load: _StagedLoad) -> LoadResult:
     shutil.rmtree(load.folder, ignore_errors=True)
     return LoadResult(
         load.report.path.name, contract.source, contract.table, load.landed.sha256, "loaded",
-        load.rows, load.invalid, load.load_id, snapshot_id,
+        load.rows, load.invalid, load.load_id, snapshot_id, load.landed.records,
     )
 
 

@@ -270,7 +270,9 @@ class LakeCatalog:
             if missing:
                 tx.set_properties(**missing)
             update_snapshot = tx.update_snapshot(snapshot_properties=properties or {})
-            producer = _live_manifests_only(update_snapshot.overwrite()) if overwrite else update_snapshot.fast_append()
+            # An append merges the table's manifests once there are 16 (TABLE_PROPERTIES): else each
+            # load adds one, which every later scan and commit reads.
+            producer = _live_manifests_only(update_snapshot.overwrite()) if overwrite else update_snapshot.merge_append()
             with producer as snapshot:
                 if overwrite:
                     for task in table.scan().plan_files():
@@ -329,6 +331,18 @@ class LakeCatalog:
         assert current is not None
         return current.snapshot_id
 
+    def compact(self, name: str, staging: Path, max_files: int = 16) -> int | None:
+        """Rewrite ``name`` as one data file once it has more than ``max_files`` (the small files
+        one row per run leaves in ``ops.*``); returns the new snapshot id, or None if not needed."""
+        files = self.resolve(name).files
+        if len(files) <= max_files:
+            return None
+        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+        staging.mkdir(parents=True, exist_ok=True)
+        target = staging / f"compacted-{name}.parquet"
+        pq.write_table(table, target, compression="zstd")
+        return self.commit(name, [target], overwrite=True, properties={"insightflow.compacted": str(len(files))})
+
     def clean_staging(self) -> None:
         """Remove what a crashed run left: staged files, and data files no snapshot references."""
         staging = self.layout.staging
@@ -376,10 +390,13 @@ class LakeCatalog:
 
 
 #: Set on every table: PyIceberg deletes a table's metadata files beyond the newest 10 on commit
-#: (only the newest is read; the others pile up, one per commit, otherwise).
+#: (only the newest is read; the others pile up, one per commit, otherwise), and appends merge the
+#: manifests when there are 16 of them.
 _TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "10",
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "16",
 }
 
 

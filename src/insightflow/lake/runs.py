@@ -81,7 +81,8 @@ def record_run(catalog: LakeCatalog, run: RunRecord, staging: Path) -> int:
     staging.mkdir(parents=True, exist_ok=True)
     path = staging / f"run-{run.run_id}.parquet"
     pq.write_table(pa.Table.from_pylist([row], schema=_SCHEMA), path, compression="zstd")
-    return catalog.commit(RUNS_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
+    snapshot = catalog.commit(RUNS_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
+    return catalog.compact(RUNS_TABLE, staging) or snapshot
 
 
 def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
@@ -157,4 +158,5 @@ def record_history(catalog: LakeCatalog, run: RunRecord, orchestrator_run_id: st
     staging.mkdir(parents=True, exist_ok=True)
     path = staging / f"history-{run.run_id}.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA), path, compression="zstd")
-    return catalog.commit(HISTORY_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
+    snapshot = catalog.commit(HISTORY_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
+    return catalog.compact(HISTORY_TABLE, staging) or snapshot
