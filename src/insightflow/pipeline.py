@@ -31,6 +31,7 @@ from insightflow.query import (
     QueryService,
 )
 from insightflow.session import RunSession, StartCallback, StepCallback
+from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
 
 
@@ -71,7 +72,7 @@ class Lakehouse:
         report = crawl(source)
         report.raise_for_rejected()
         with lake_lock(self.layout, self.lock_timeout):
-            return ingest(self.catalog, report.accepted)
+            return ingest(self.catalog, report.accepted, memory_limit=Settings.load(self.layout.root).memory_limit)
 
     def run(
         self,

@@ -251,7 +251,7 @@ class RunSession:
         record = self.step("ingest")
         clock = time.perf_counter()
         checkpoint("ingest")
-        self.ingested = loads = ingest(self.catalog, report.accepted)
+        self.ingested = loads = ingest(self.catalog, report.accepted, memory_limit=self._memory_limit())
         crawled = self.steps["crawl"]
         crawled.rows = crawled.rows_in = sum(load.records for load in loads.loads)
         record.rows = sum(load.rows for load in loads.loaded)
@@ -310,10 +310,12 @@ class RunSession:
     def engine(self) -> Engine:
         """The run's engine, bounded by the lake's memory setting and spilling into its ``tmp/``."""
         if self._engine is None:
-            bounds = {"memory_limit": Settings.load(self.layout.root).memory_limit,
-                      "temp_directory": str(self.layout.tmp)}
+            bounds = {"memory_limit": self._memory_limit(), "temp_directory": str(self.layout.tmp)}
             self._engine = create_engine(self.engine_name, **{**bounds, **self.engine_options})
         return self._engine
+
+    def _memory_limit(self) -> str:
+        return Settings.load(self.layout.root).memory_limit
 
     def inputs(self) -> RunInputs:
         """What the run's models read (registered in the engine as they need it)."""

@@ -52,13 +52,14 @@ class IngestResult:
         return [load for load in self.loads if load.status == "loaded"]
 
 
-def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
+def ingest(catalog: LakeCatalog, files: list[FileReport], *, memory_limit: str | None = None) -> IngestResult:
     """Load every accepted file of a crawl into its raw table, one Iceberg append per file.
 
     Files are parsed into staging first and committed after, so that the catalog (slow to import
     and open) is needed only at the end: it opens in the background meanwhile. A file landed
     before may hold content already ingested: that is asked of the catalog after the new files are
-    parsed (each file's load id is taken in file order all the same).
+    parsed (each file's load id is taken in file order all the same). ``memory_limit`` bounds the
+    parser (DuckDB), which spills beyond it.
     """
     result: list[tuple[int, LoadResult]] = []
     known: dict[str, set[str]] = {}
@@ -81,7 +82,7 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
                 continue
             seen.add((report.contract.table, landed.sha256))
             if landed.new:
-                staged.append((index, _stage(catalog, report, landed, ingested_at)))
+                staged.append((index, _stage(catalog, report, landed, ingested_at, memory_limit)))
             else:
                 deferred.append((index, report, landed, ingested_at))
     for index, report, landed, ingested_at in deferred:
@@ -89,7 +90,7 @@ def ingest(catalog: LakeCatalog, files: list[FileReport]) -> IngestResult:
         if ingested(report.contract.table, landed.sha256):
             result.append((index, _skipped(report, landed)))
         else:
-            staged.append((index, _stage(catalog, report, landed, ingested_at)))
+            staged.append((index, _stage(catalog, report, landed, ingested_at, memory_limit)))
     for index, load in sorted(staged, key=lambda s: s[0]):
         assert load.report.contract is not None
         if ingested(load.report.contract.table, load.landed.sha256):  # a landing copy was lost
@@ -145,7 +146,8 @@ class _StagedLoad:
     invalid: int
 
 
-def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at: datetime) -> _StagedLoad:
+def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at: datetime,
+           memory_limit: str | None) -> _StagedLoad:
     """Type one landed file by its contract into Parquet in staging."""
     contract = report.contract
     assert contract is not None
@@ -159,7 +161,7 @@ def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at
         "_ingested_at": ingested_at,
     }
     assert report.sniffed is not None
-    typed = write_typed(landed, report.sniffed, contract, lineage, folder)
+    typed = write_typed(landed, report.sniffed, contract, lineage, folder, memory_limit=memory_limit)
     return _StagedLoad(report, landed, load_id, folder, typed.files, typed.rows, typed.invalid_rows)
 
 

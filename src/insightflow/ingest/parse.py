@@ -47,7 +47,8 @@ class TypedFile:
 
 
 def write_typed(
-    landed: Landed, sniffed: SniffedFile, contract: SourceContract, lineage: dict, staging: Path
+    landed: Landed, sniffed: SniffedFile, contract: SourceContract, lineage: dict, staging: Path,
+    *, memory_limit: str | None = None,
 ) -> TypedFile:
     """Type every record of ``landed`` by ``contract`` into Parquet files in ``staging``.
 
@@ -59,6 +60,8 @@ def write_typed(
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = {literal(str(staging / 'spill'))}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = {literal(memory_limit)}")
         projections = _projections(sniffed.header, columns, matched, contract, typed=True)
         source = landed.path
         for attempt in ("as landed", "with its line ends made uniform"):
