@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from insightflow.crawl import CrawlReport, crawl
 from insightflow.errors import InsightFlowError, UsageError
@@ -21,18 +22,12 @@ from insightflow.ingest import IngestResult, ingest
 from insightflow.lake import ROLLBACK, LakeCatalog, LakeLayout, RunRecord, last_published, list_runs, record_run
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
-from insightflow.query import (
-    KpiFilters,
-    LakeReader,
-    Limits,
-    Principal,
-    QueryError,
-    QueryResult,
-    QueryService,
-)
 from insightflow.session import RunSession, StartCallback, StepCallback
 from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
+
+if TYPE_CHECKING:  # the query layer (pyarrow.compute, numpy) is imported when a read needs it
+    from insightflow.query import KpiFilters, LakeReader, Limits, Principal, QueryResult, QueryService
 
 
 @dataclass
@@ -135,6 +130,8 @@ class Lakehouse:
 
         Bounded at 10 M rows and 5 minutes; ``query()`` takes other limits and reports a cut.
         """
+        from insightflow.query import Limits, QueryError
+
         limits = Limits(max_rows=10_000_000, timeout_seconds=300.0)
         result = self.query(statement, as_of, limits=limits)
         if result.truncated:
@@ -219,6 +216,8 @@ class Lakehouse:
     @cached_property
     def queries(self) -> QueryService:
         """The lake's query layer (sandbox, KPI catalogue, audit), with its caches."""
+        from insightflow.query import QueryService
+
         return QueryService(self.catalog)
 
     def query(self, statement: str, as_of: str | None = None, *, principal: Principal | None = None,
