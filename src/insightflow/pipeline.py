@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 from insightflow.crawl import CrawlReport, crawl
 from insightflow.errors import InsightFlowError, UsageError
 from insightflow.ingest import IngestResult, ingest
-from insightflow.lake import ROLLBACK, LakeCatalog, LakeLayout, RunRecord, last_published, list_runs, record_run
+from insightflow.lake import (
+    ROLLBACK,
+    LakeCatalog,
+    LakeLayout,
+    RunRecord,
+    last_published,
+    list_runs,
+    record_run,
+)
 from insightflow.lake.catalog import file_bytes, row_count
 from insightflow.lake.lock import lake_lock
 from insightflow.session import RunSession, StartCallback, StepCallback
@@ -27,7 +35,14 @@ from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
 
 if TYPE_CHECKING:  # the query layer (pyarrow.compute, numpy) is imported when a read needs it
-    from insightflow.query import KpiFilters, LakeReader, Limits, Principal, QueryResult, QueryService
+    from insightflow.query import (
+        KpiFilters,
+        LakeReader,
+        Limits,
+        Principal,
+        QueryResult,
+        QueryService,
+    )
 
 
 @dataclass

@@ -35,8 +35,8 @@ from insightflow.quality import CheckResult, check_record
 from insightflow.settings import Settings
 from insightflow.transform.engine import BuildResult, Engine
 from insightflow.transform.engines import create_engine
-from insightflow.transform.models import Model
 from insightflow.transform.inputs import RunInputs
+from insightflow.transform.models import Model
 from insightflow.transform.runner import build_model, check_model, publish
 
 log = logging.getLogger(__name__)

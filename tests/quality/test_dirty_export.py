@@ -8,7 +8,6 @@ another: what the manifest does not list is a cascade of a listed defect.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

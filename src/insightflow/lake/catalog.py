@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from insightflow.errors import LakeError, TableNotFound
 from insightflow.lake.layout import LakeLayout
 

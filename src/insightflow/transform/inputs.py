@@ -16,8 +16,9 @@ from insightflow.contracts import load_contracts
 from insightflow.errors import LakeError
 from insightflow.lake import LakeCatalog, RunRecord
 from insightflow.transform.engine import Engine
+from insightflow.transform.merge import ROWS, UNCHANGED, UNKNOWN_CHANGES, Changes, ModelState, work
 from insightflow.transform.models import Model
-from insightflow.transform.runner import ROWS, UNCHANGED, UNKNOWN_CHANGES, Built, Changes, ModelState, work
+from insightflow.transform.runner import Built
 
 
 def is_raw(table: str) -> bool:
