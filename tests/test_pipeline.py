@@ -48,7 +48,7 @@ def test_ingest_is_idempotent_and_lands_files_by_hash(lake: Lakehouse, small_exp
     again = lake.ingest(small_export)
     assert [load.status for load in again.loads] == ["skipped"] * 4
     assert {t.name: t.rows for t in lake.tables()}["raw.orders"] == len(ORDERS)
-    landed = sorted(p.name for p in lake.layout.landing.glob("*.csv"))
+    landed = sorted(Path(p).name for p in lake.catalog.storage.list(lake.catalog.storage.landing, ".csv"))
     assert landed == sorted(f"{load.sha256}.csv" for load in first.loads)
 
 

@@ -24,16 +24,16 @@ _FAULT = "INSIGHTFLOW_FAULT"
 _REACHED: Counter[str] = Counter()
 
 
-def checkpoint(name: str, staged: Path | None = None) -> None:
+def checkpoint(name: str, staged: str | Path | None = None) -> None:
     """Mark a point between two commits (``staged``: the file about to be committed, if any)."""
     if os.environ.get(_KILL) == name:
         os.kill(os.getpid(), signal.SIGKILL)
     fault = os.environ.get(_FAULT)
     if fault == f"disk-full:{name}":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staged or name))
-    if fault == f"corrupt:{name}" and staged is not None:
-        size = staged.stat().st_size
-        with staged.open("r+b") as handle:
+    if fault == f"corrupt:{name}" and staged is not None:  # a staged file on the local disk
+        size = Path(staged).stat().st_size
+        with Path(staged).open("r+b") as handle:
             handle.truncate(size // 2)
     if fault and fault.startswith("transient:"):
         point, _, times = fault.removeprefix("transient:").rpartition(":")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +27,6 @@ from insightflow.lake import (
     list_runs,
     record_run,
 )
-from insightflow.lake.catalog import file_bytes, row_count
-from insightflow.lake.lock import lake_lock
 from insightflow.session import RunSession, StartCallback, StepCallback
 from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
@@ -81,7 +78,7 @@ class Lakehouse:
         """Land and load the files of ``source`` into the raw tables (skipping known content)."""
         report = crawl(source)
         report.raise_for_rejected()
-        with lake_lock(self.layout, self.lock_timeout):
+        with self.catalog.lock(self.lock_timeout):
             return ingest(self.catalog, report.accepted, memory_limit=Settings.load(self.layout.root).memory_limit)
 
     def run(
@@ -161,27 +158,28 @@ class Lakehouse:
             infos.append(
                 TableInfo(
                     name=name,
-                    rows=row_count(resolved),
+                    rows=self.catalog.row_count(resolved),
                     snapshot_id=resolved.snapshot_id,
                     snapshots=len(self.catalog.snapshots(name)),
                     files=len(resolved.files),
-                    bytes=file_bytes(resolved.files),
+                    bytes=self.catalog.file_bytes(resolved.files),
                 )
             )
         return infos
 
     def landing_bytes(self) -> int:
         """Size of the landed source CSVs (for the compression ratio of the raw tables)."""
-        return sum(p.stat().st_size for p in self.layout.landing.glob("*.csv"))
+        storage = self.catalog.storage
+        return sum(storage.size(f) for f in storage.list(storage.landing, ".csv"))
 
     def history(self) -> list[RunRecord]:
-        return list_runs(self.catalog) if self.layout.exists() else []
+        return list_runs(self.catalog) if self.catalog.initialized() else []
 
     def metrics(self) -> str:
         """The metrics of the lake's runs in the Prometheus text format."""
         from insightflow.monitoring import render_metrics
 
-        if not self.layout.exists():
+        if not self.catalog.initialized():
             raise InsightFlowError(f"the lake at {self.layout.root} has no run yet; run `insightflow run` first")
         return render_metrics(self.catalog)
 
@@ -208,7 +206,7 @@ class Lakehouse:
         return ", ".join(n.split(".")[-1] for n in self.catalog.table_names() if n.startswith("quarantine."))
 
     def _require_published(self) -> None:
-        if not self.layout.exists() or not self.catalog.exists("ops.runs"):
+        if not self.catalog.initialized() or not self.catalog.exists("ops.runs"):
             raise InsightFlowError(
                 f"the lake at {self.layout.root} has no published run yet; "
                 "run `insightflow run --source DIR` (or `insightflow demo`) first"
@@ -271,7 +269,7 @@ class Lakehouse:
         self._require_published()
         started = datetime.now(UTC)
         run_id = f"{started:%Y%m%dT%H%M%S}-rollback-{uuid.uuid4().hex[:6]}"
-        with lake_lock(self.layout, self.lock_timeout):
+        with self.catalog.lock(self.lock_timeout):
             if not any(s.snapshot_id == snapshot_id for s in self.catalog.snapshots(table)):
                 raise InsightFlowError(f"table {table} has no snapshot {snapshot_id}; "
                                        f"`insightflow snapshots {table}` lists them")
@@ -285,8 +283,9 @@ class Lakehouse:
                                datetime.now(UTC), snapshots={**published, table: new_snapshot},
                                steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}],
                                kind=ROLLBACK, state=state)
-            record_run(self.catalog, record, self.layout.staging / run_id)
-            shutil.rmtree(self.layout.staging / run_id, ignore_errors=True)
+            staging = f"{self.catalog.storage.staging}/{run_id}"
+            record_run(self.catalog, record, staging)
+            self.catalog.storage.delete_tree(staging)
         return record
 
     def audit(self, last: int = 20) -> list[dict]:
@@ -296,4 +295,4 @@ class Lakehouse:
     def runs(self) -> list[RunRecord]:
         """Every recorded run, oldest first; memoized until the catalog commits, so cheap to poll
         (the dashboard asks on every rerun which run is published)."""
-        return self.queries.state.runs() if self.layout.exists() else []
+        return self.queries.state.runs() if self.catalog.initialized() else []

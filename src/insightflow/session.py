@@ -11,7 +11,6 @@ recorded as failed, with the step that failed and why.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +28,6 @@ from insightflow.errors import InsightFlowError, LakeError, QualityGateError, Tr
 from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
 from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, record_run
-from insightflow.lake.lock import lake_lock
 from insightflow.lake.runs import record_history
 from insightflow.quality import CheckResult, check_record
 from insightflow.settings import Settings
@@ -125,7 +123,7 @@ class RunSession:
         self.run_id = f"{started:%Y%m%dT%H%M%S}-{suffix}"
         self.record = RunRecord(self.run_id, "running", engine, str(self.source), started, started,
                                 orchestrator_run_id=orchestrator_run_id)
-        self.staging = self.layout.staging / self.run_id
+        self.staging = f"{catalog.storage.staging}/{self.run_id}"
         self.steps: dict[str, StepRecord] = {}
         self.outcomes: dict[str, ModelOutcome] = {}
         self.ingested: IngestResult | None = None
@@ -143,7 +141,7 @@ class RunSession:
     def open(self, lock_timeout: float | None = None) -> Self:
         """Take the lake's lock and clean what a crashed run left behind."""
         timeout = self.lock_timeout if lock_timeout is None else lock_timeout
-        self._stack.enter_context(lake_lock(self.layout, timeout))
+        self._stack.enter_context(self.catalog.lock(timeout))
         self._locked = True
         self.catalog.clean_staging()
         # PyIceberg takes ~1 s to import: it loads while the run crawls, lands and parses.
@@ -162,7 +160,7 @@ class RunSession:
 
     def _published_history(self) -> tuple[RunRecord | None, dict[str, int]]:
         if self._history is None:
-            successes = [r for r in list_runs(self.catalog) if r.status == "success"] if self.layout.exists() else []
+            successes = [r for r in list_runs(self.catalog) if r.status == "success"] if self.catalog.initialized() else []
             built = [r for r in successes if not r.is_rollback]
             rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
             self._history = (last_published(successes), rows)
@@ -183,7 +181,7 @@ class RunSession:
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self.catalog.storage.delete_tree(self.staging)
             self._stack.close()
         return self.record
 
@@ -277,8 +275,8 @@ class RunSession:
         checks = check_model(engine, model, build, self._previous_rows.get(model.table))
         record.rows, record.rows_in, record.quarantined = build.rows, build.evaluated, build.quarantined
         files = [*(build.published_files or ()), *(build.quarantine_files or ())]
-        record.bytes_written = sum(f.stat().st_size for f in files)
-        record.bytes_in = sum(_uncompressed(f) for f in files)
+        record.bytes_written = self.catalog.file_bytes(files)
+        record.bytes_in = sum(_uncompressed(self.catalog.parquet_metadata(f)) for f in files)
         outcome = self.outcomes[model.table] = ModelOutcome(model, build, checks, record)
         self._done(record, time.perf_counter() - clock)
         return outcome
@@ -310,7 +308,8 @@ class RunSession:
     def engine(self) -> Engine:
         """The run's engine, bounded by the lake's memory setting and spilling into its ``tmp/``."""
         if self._engine is None:
-            bounds = {"memory_limit": self._memory_limit(), "temp_directory": str(self.layout.tmp)}
+            bounds = {"memory_limit": self._memory_limit(), "temp_directory": str(self.layout.tmp),
+                      "storage": self.catalog.storage}
             self._engine = create_engine(self.engine_name, **{**bounds, **self.engine_options})
         return self._engine
 
@@ -392,6 +391,5 @@ class RunSession:
         after_run(self)
 
 
-def _uncompressed(path: Path) -> int:
-    metadata = pq.read_metadata(path)
+def _uncompressed(metadata: pq.FileMetaData) -> int:
     return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))

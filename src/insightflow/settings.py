@@ -30,10 +30,33 @@ a file. Everything has a default, so a lake works without any setting::
     keep_snapshots = 20      # INSIGHTFLOW_KEEP_SNAPSHOTS: snapshots kept per table (0: all); older
                              # ones expire (in batches) with their files: `--as-of` reaches that far
 
+    warehouse = "s3://bucket/prefix"   # INSIGHTFLOW_WAREHOUSE: where table data, landing copies
+                             # and staged files go (default: the lake folder); the object store is
+                             # reached with AWS_ENDPOINT_URL, AWS_REGION and AWS_* credentials
+    s3_sse = "aws:kms"       # INSIGHTFLOW_S3_SSE: server-side encryption of what is written there
+                             # ("AES256" = SSE-S3, "aws:kms" = SSE-KMS)
+    s3_sse_kms_key_id = "arn:aws:kms:…"  # INSIGHTFLOW_S3_SSE_KMS_KEY_ID (SSE-KMS only)
+    lock_lease = 60          # INSIGHTFLOW_LOCK_LEASE: seconds a run's lock on a shared lake lasts
+                             # without being renewed (how long a vanished run blocks the others)
+
+    [catalog]
+    uri = "postgresql+psycopg://insightflow@db.internal/lake"  # INSIGHTFLOW_CATALOG_URI: PyIceberg's
+                             # SQL catalog (default: <lake>/catalog.db); its password from PGPASSWORD
+    type = "sql"             # INSIGHTFLOW_CATALOG_TYPE: sql, or rest for an Iceberg REST catalog
+    warehouse = "tables"     # INSIGHTFLOW_CATALOG_WAREHOUSE: a REST catalog's warehouse name
+    [catalog.properties]     # more PyIceberg catalog properties, e.g. "rest.sigv4-enabled" = "true"
+
     [engine]
     memory_limit = "3GB"     # INSIGHTFLOW_MEMORY_LIMIT: the engine's memory bound (DuckDB's
                              # memory_limit, Spark's driver memory in local mode); beyond it the
                              # engine spills to <lake>/tmp
+
+    [server]
+    tls_cert = "/etc/insightflow/cert.pem"   # INSIGHTFLOW_TLS_CERT: serve and dashboard over HTTPS
+    tls_key = "/etc/insightflow/key.pem"     # INSIGHTFLOW_TLS_KEY
+
+    # environment only: INSIGHTFLOW_CATALOG_TOKEN (a REST catalog's bearer token),
+    # INSIGHTFLOW_DAGSTER_POSTGRES_URL (Dagster's instance on PostgreSQL)
 """
 
 from __future__ import annotations
@@ -41,7 +64,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from insightflow.errors import UsageError
@@ -75,7 +98,24 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     keep_snapshots: int = 20
+    warehouse: str | None = None
+    s3_sse: str | None = None
+    s3_sse_kms_key_id: str | None = None
+    lock_lease: float = 60.0
+    catalog_uri: str | None = None
+    catalog_type: str = "sql"
+    catalog_warehouse: str | None = None
+    catalog_properties: dict = field(default_factory=dict)
+    catalog_token: str | None = None
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    dagster_postgres_url: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the lake's data lives outside the lake folder (other machines may share it)."""
+        return bool(self.warehouse and "://" in self.warehouse)
 
     @classmethod
     def load(cls, lake: str | os.PathLike[str] | None = None) -> Settings:
@@ -83,42 +123,55 @@ class Settings:
         root = LakeLayout.resolve(lake).root
         file = _read_file(root / SETTINGS_FILE)
         values: dict[str, object] = {"lake": root}
-        for name, section, key in _KEYS:
+        for name, section, file_key, key in _KEYS:
             raw: object = os.environ.get(f"INSIGHTFLOW_{key}")
             origin = f"$INSIGHTFLOW_{key}"
-            file_key = name.removeprefix("alert_")
             if raw is None and file_key in file.get(section, {}):
                 raw, origin = file[section][file_key], f"{root / SETTINGS_FILE} [{section}] {file_key}"
             if raw is not None:
                 values[name] = _convert(name, raw, origin)
+        properties = file.get("catalog", {}).get("properties", {})
+        if not isinstance(properties, dict):
+            raise UsageError(f"{root / SETTINGS_FILE}: [catalog.properties] must be a table of strings")
+        values["catalog_properties"] = {str(k): str(v) for k, v in properties.items()}
         for name, key in _SECRETS:
             if os.environ.get(key):
                 values[name] = os.environ[key]
         return cls(**values)  # type: ignore[arg-type]
 
 
-# (field, section of insightflow.toml, environment variable without INSIGHTFLOW_); the key in the
-# file is the field's name without its ``alert_`` prefix.
+# (field, section of insightflow.toml, key there, environment variable without INSIGHTFLOW_)
 _KEYS = (
-    ("retries", "orchestration", "RETRIES"),
-    ("retry_delay", "orchestration", "RETRY_DELAY"),
-    ("schedule", "orchestration", "SCHEDULE"),
-    ("schedule_enabled", "orchestration", "SCHEDULE_ENABLED"),
-    ("sensor_interval", "orchestration", "SENSOR_INTERVAL"),
-    ("sensor_enabled", "orchestration", "SENSOR_ENABLED"),
-    ("report_interval", "orchestration", "REPORT_INTERVAL"),
-    ("ui_url", "orchestration", "UI_URL"),
-    ("alert_on_success", "alerts", "ALERT_ON_SUCCESS"),
-    ("email_to", "alerts", "ALERT_EMAIL_TO"),
-    ("email_from", "alerts", "ALERT_EMAIL_FROM"),
-    ("smtp_host", "alerts", "SMTP_HOST"),
-    ("smtp_port", "alerts", "SMTP_PORT"),
-    ("smtp_starttls", "alerts", "SMTP_STARTTLS"),
-    ("smtp_user", "alerts", "SMTP_USER"),
-    ("keep_snapshots", "lake", "KEEP_SNAPSHOTS"),
-    ("memory_limit", "engine", "MEMORY_LIMIT"),
+    ("retries", "orchestration", "retries", "RETRIES"),
+    ("retry_delay", "orchestration", "retry_delay", "RETRY_DELAY"),
+    ("schedule", "orchestration", "schedule", "SCHEDULE"),
+    ("schedule_enabled", "orchestration", "schedule_enabled", "SCHEDULE_ENABLED"),
+    ("sensor_interval", "orchestration", "sensor_interval", "SENSOR_INTERVAL"),
+    ("sensor_enabled", "orchestration", "sensor_enabled", "SENSOR_ENABLED"),
+    ("report_interval", "orchestration", "report_interval", "REPORT_INTERVAL"),
+    ("ui_url", "orchestration", "ui_url", "UI_URL"),
+    ("alert_on_success", "alerts", "on_success", "ALERT_ON_SUCCESS"),
+    ("email_to", "alerts", "email_to", "ALERT_EMAIL_TO"),
+    ("email_from", "alerts", "email_from", "ALERT_EMAIL_FROM"),
+    ("smtp_host", "alerts", "smtp_host", "SMTP_HOST"),
+    ("smtp_port", "alerts", "smtp_port", "SMTP_PORT"),
+    ("smtp_starttls", "alerts", "smtp_starttls", "SMTP_STARTTLS"),
+    ("smtp_user", "alerts", "smtp_user", "SMTP_USER"),
+    ("keep_snapshots", "lake", "keep_snapshots", "KEEP_SNAPSHOTS"),
+    ("warehouse", "lake", "warehouse", "WAREHOUSE"),
+    ("s3_sse", "lake", "s3_sse", "S3_SSE"),
+    ("s3_sse_kms_key_id", "lake", "s3_sse_kms_key_id", "S3_SSE_KMS_KEY_ID"),
+    ("lock_lease", "lake", "lock_lease", "LOCK_LEASE"),
+    ("catalog_uri", "catalog", "uri", "CATALOG_URI"),
+    ("catalog_type", "catalog", "type", "CATALOG_TYPE"),
+    ("catalog_warehouse", "catalog", "warehouse", "CATALOG_WAREHOUSE"),
+    ("memory_limit", "engine", "memory_limit", "MEMORY_LIMIT"),
+    ("tls_cert", "server", "tls_cert", "TLS_CERT"),
+    ("tls_key", "server", "tls_key", "TLS_KEY"),
 )
-_SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "INSIGHTFLOW_SMTP_PASSWORD"))
+_SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "INSIGHTFLOW_SMTP_PASSWORD"),
+            ("catalog_token", "INSIGHTFLOW_CATALOG_TOKEN"),
+            ("dagster_postgres_url", "INSIGHTFLOW_DAGSTER_POSTGRES_URL"))
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
@@ -136,13 +189,23 @@ def _read_file(path: Path) -> dict:
     return data
 
 
+_PASSWORD_IN_URL = re.compile(r"://[^/@:]+:[^/@]+@")
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+
+
+#: Values a setting may take, where they are few.
+_CHOICES = {"catalog_type": ("sql", "rest"), "s3_sse": ("AES256", "aws:kms")}
 
 
 def _convert(name: str, raw: object, origin: str) -> object:
     kind = _TYPES[name]
     if name == "memory_limit" and not _MEMORY.fullmatch(str(raw).strip()):
         raise UsageError(f"{origin}: {raw!r} is not a memory size for memory_limit (e.g. 3GB, 512MB)")
+    if name in _CHOICES and str(raw) not in _CHOICES[name]:
+        raise UsageError(f"{origin}: {name} is one of {', '.join(_CHOICES[name])}, not {raw!r}")
+    if name == "catalog_uri" and _PASSWORD_IN_URL.search(str(raw)) and not origin.startswith("$"):
+        raise UsageError(f"{origin}: the catalog's password comes from the environment (PGPASSWORD), "
+                         "not from this file")
     try:
         if kind == "bool":
             if isinstance(raw, bool):

@@ -11,33 +11,35 @@ from pathlib import Path
 
 from insightflow.crawl.crawler import LineCounter
 from insightflow.errors import SourceError
+from insightflow.lake.storage import LakeStorage
 
 
 @dataclass(frozen=True)
 class Landed:
     """A file copied into the landing zone."""
 
-    path: Path
+    path: str  # its copy's location in the lake's storage
     sha256: str
     quoted: bool  # whether it holds the quote character at all
     new: bool  # no earlier file with this content was ever landed (so none was ingested)
     records: int  # lines after the header
 
 
-def land(landing: Path, path: Path, quote: str = '"') -> Landed:
-    """Copy ``path`` into ``landing`` under its content hash, checking on the way that it is UTF-8.
+def land(storage: LakeStorage, path: Path, quote: str = '"') -> Landed:
+    """Copy ``path`` into the landing zone under its content hash, checking on the way that it is
+    UTF-8 (the landing zone is in the lake's storage: its folder, or the object store).
 
     One read of the file does it all: the hash, the copy, the UTF-8 check (so that a bad byte is
     reported with its line, before anything is parsed), the records and whether the quote
     character occurs.
     """
-    temporary = landing / f".{uuid.uuid4().hex}.part"
+    temporary = f"{storage.landing}/.{uuid.uuid4().hex}.part"
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     quote_byte, quoted, lines = quote.encode("utf-8"), False, 0
     counter = LineCounter()
     try:
-        with path.open("rb") as source, temporary.open("wb") as target:
+        with path.open("rb") as source, storage.open(temporary, "wb") as target:
             while chunk := source.read(1 << 22):
                 digest.update(chunk)
                 try:
@@ -58,17 +60,18 @@ def land(landing: Path, path: Path, quote: str = '"') -> Landed:
         except UnicodeDecodeError:
             raise SourceError(path, "ends in the middle of a UTF-8 character (a truncated file?)") from None
     except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise SourceError(path, f"cannot be copied to the landing zone ({error.strerror})") from None
+        storage.delete(temporary)
+        raise SourceError(path, f"cannot be copied to the landing zone ({error.strerror or error})") from None
     except SourceError:
-        temporary.unlink(missing_ok=True)
+        storage.delete(temporary)
         raise
     sha256 = digest.hexdigest()
-    landed = landing / f"{sha256}.csv"
-    new = not landed.exists()
+    landed = f"{storage.landing}/{sha256}.csv"
+    new = not storage.exists(landed)
     if new:
-        os.replace(temporary, landed)
-        landed.chmod(0o444)
+        storage.move(temporary, landed)
+        if not storage.remote:
+            os.chmod(landed, 0o444)
     else:
-        temporary.unlink()
+        storage.delete(temporary)
     return Landed(landed, sha256, quoted, new, max(counter.lines, 1) - 1)

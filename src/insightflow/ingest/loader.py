@@ -9,7 +9,6 @@ text there too — so that the models can quarantine them with a reason and noth
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -17,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import pyarrow.parquet as pq
+import pyarrow as pa
 
 from insightflow.crawl import FileReport
 from insightflow.faults import checkpoint
@@ -94,7 +92,7 @@ def ingest(catalog: LakeCatalog, files: list[FileReport], *, memory_limit: str |
     for index, load in sorted(staged, key=lambda s: s[0]):
         assert load.report.contract is not None
         if ingested(load.report.contract.table, load.landed.sha256):  # a landing copy was lost
-            shutil.rmtree(load.folder, ignore_errors=True)
+            catalog.storage.delete_tree(load.folder)
             result.append((index, _skipped(load.report, load.landed)))
             continue
         result.append((index, _commit(catalog, load)))
@@ -112,7 +110,7 @@ def _landed_one_ahead(catalog: LakeCatalog, files: list[FileReport]) -> Iterator
 
     def land_file(report: FileReport) -> Landed:
         assert report.sniffed is not None
-        return land(catalog.layout.landing, report.path, report.sniffed.quote)
+        return land(catalog.storage, report.path, report.sniffed.quote)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insightflow-land") as pool:
         upcoming = [pool.submit(land_file, files[0])] if files else []
@@ -140,8 +138,8 @@ class _StagedLoad:
     report: FileReport
     landed: Landed
     load_id: str
-    folder: Path
-    files: list[Path]
+    folder: str
+    files: list[str]
     rows: int
     invalid: int
 
@@ -152,8 +150,8 @@ def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at
     contract = report.contract
     assert contract is not None
     load_id = f"{ingested_at:%Y%m%dT%H%M%S%f}-{landed.sha256[:8]}"
-    folder = catalog.layout.staging / f"ingest-{load_id}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = f"{catalog.storage.staging}/ingest-{load_id}"
+    catalog.storage.makedirs(folder)
     lineage = {
         "_load_id": load_id,
         "_source_file": report.path.name,
@@ -161,7 +159,8 @@ def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at
         "_ingested_at": ingested_at,
     }
     assert report.sniffed is not None
-    typed = write_typed(landed, report.sniffed, contract, lineage, folder, memory_limit=memory_limit)
+    typed = write_typed(landed, report.sniffed, contract, lineage, folder, storage=catalog.storage,
+                        spill=catalog.layout.tmp / f"ingest-{load_id}", memory_limit=memory_limit)
     return _StagedLoad(report, landed, load_id, folder, typed.files, typed.rows, typed.invalid_rows)
 
 
@@ -181,7 +180,7 @@ def _commit(catalog: LakeCatalog, load: _StagedLoad) -> LoadResult:
             "insightflow.rows": str(load.rows),
         },
     )
-    shutil.rmtree(load.folder, ignore_errors=True)
+    catalog.storage.delete_tree(load.folder)
     return LoadResult(
         load.report.path.name, contract.source, contract.table, load.landed.sha256, "loaded",
         load.rows, load.invalid, load.load_id, snapshot_id, load.landed.records,
@@ -198,7 +197,7 @@ def _ingested_hashes(catalog: LakeCatalog, table: str) -> set[str]:
         return set()
     hashes, unread = set(), []
     for path in catalog.resolve(table).files:
-        metadata = pq.ParquetFile(path).metadata
+        metadata = catalog.parquet_metadata(path)
         column = metadata.schema.names.index("_source_sha256") if "_source_sha256" in metadata.schema.names else -1
         stats = [metadata.row_group(i).column(column).statistics for i in range(metadata.num_row_groups)] \
             if column >= 0 else []
@@ -208,7 +207,6 @@ def _ingested_hashes(catalog: LakeCatalog, table: str) -> set[str]:
         elif metadata.num_rows:
             unread.append(path)
     if unread:
-        with duckdb.connect() as con:
-            rows = con.execute("SELECT DISTINCT _source_sha256 FROM read_parquet(?)", [unread]).fetchall()
-        hashes |= {r[0] for r in rows}
+        rows = pa.concat_tables([catalog.read_parquet(path).select(["_source_sha256"]) for path in unread])
+        hashes |= set(rows.column(0).unique().to_pylist())
     return hashes

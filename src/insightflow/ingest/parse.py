@@ -27,6 +27,7 @@ from insightflow.contracts import ColumnContract, SourceContract
 from insightflow.crawl import SniffedFile
 from insightflow.errors import SourceError
 from insightflow.ingest.landing import Landed
+from insightflow.lake.storage import LakeStorage, connect_storage
 from insightflow.quoting import ident, literal
 
 PARQUET = "(FORMAT parquet, COMPRESSION zstd)"
@@ -41,27 +42,31 @@ _STRUCTURAL = {"MISSING COLUMNS", "TOO MANY COLUMNS", "UNQUOTED VALUE", "LINE SI
 class TypedFile:
     """A file parsed into staged Parquet."""
 
-    files: list[Path]
+    files: list[str]
     rows: int
     invalid_rows: int
 
 
 def write_typed(
-    landed: Landed, sniffed: SniffedFile, contract: SourceContract, lineage: dict, staging: Path,
-    *, memory_limit: str | None = None,
+    landed: Landed, sniffed: SniffedFile, contract: SourceContract, lineage: dict, staging: str,
+    *, storage: LakeStorage, spill: Path, memory_limit: str | None = None,
 ) -> TypedFile:
     """Type every record of ``landed`` by ``contract`` into Parquet files in ``staging``.
 
-    ``sniffed.path`` (the user's file) is the one named in errors, not its landing copy.
+    ``storage`` holds both (read and written through its filesystem when it is an object store);
+    ``spill`` is a local folder for what does not fit in ``memory_limit``. ``sniffed.path`` (the
+    user's file) is the one named in errors, not its landing copy.
     """
     columns = [f"c{i}" for i in range(len(sniffed.header))]
     matched = _match(sniffed.header, columns, contract)
-    valid_file = staging / "part-00000.parquet"
+    valid_file = f"{staging}/part-00000.parquet"
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET temp_directory = {literal(str(staging / 'spill'))}")
+        con.execute(f"SET temp_directory = {literal(str(spill))}")
         if memory_limit:
             con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        if storage.remote:
+            connect_storage(con, storage)
         projections = _projections(sniffed.header, columns, matched, contract, typed=True)
         source = landed.path
         for attempt in ("as landed", "with its line ends made uniform"):
@@ -85,7 +90,7 @@ def write_typed(
                 # dropping them) cannot read a file mixing LF, CRLF and CR line ends.
                 if attempt != "as landed":
                     raise SourceError(sniffed.path, f"cannot be parsed as CSV ({_one_line(error)})") from None
-                source = _uniform_line_ends(landed.path, staging / "uniform.csv")
+                source = _uniform_line_ends(storage, landed.path, spill / "uniform.csv")
         refused = con.execute(
             "SELECT line, list(DISTINCT CAST(error_type AS VARCHAR)), any_value(csv_line) "
             "FROM rejected GROUP BY line ORDER BY line"
@@ -93,15 +98,16 @@ def write_typed(
         valid = con.execute("SELECT count(*) FROM read_parquet(?)", [str(valid_file)]).fetchall()[0][0]
         if not refused:
             return TypedFile([valid_file], valid, 0)
-        files = [_renumber(con, valid_file, [line for line, _, _ in refused])]
-        files.append(staging / "part-00001.parquet")
+        files = [_renumber(con, storage, valid_file, [line for line, _, _ in refused])]
+        files.append(f"{staging}/part-00001.parquet")
         invalid = _write_refused(con, refused, sniffed, columns, contract, lineage, files[1])
         return TypedFile(files, valid + len(refused), invalid)
 
 
-def _uniform_line_ends(path: Path, target: Path) -> Path:
-    """A copy of ``path`` whose CRLF and lone CR line ends are LF (line numbers unchanged)."""
-    with path.open("rb") as source, target.open("wb") as out:
+def _uniform_line_ends(storage: LakeStorage, path: str, target: Path) -> str:
+    """A (local) copy of ``path`` whose CRLF and lone CR line ends are LF (line numbers unchanged)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with storage.open(path, "rb") as source, target.open("wb") as out:
         pending = b""
         while chunk := source.read(1 << 22):
             chunk = pending + chunk
@@ -109,7 +115,7 @@ def _uniform_line_ends(path: Path, target: Path) -> Path:
             chunk = chunk[:-1] if pending else chunk
             out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
         out.write(pending.replace(b"\r", b"\n"))
-    return target
+    return str(target)
 
 
 def _match(header: list[str], columns: list[str], contract: SourceContract) -> dict[str, ColumnContract]:
@@ -123,7 +129,7 @@ def _match(header: list[str], columns: list[str], contract: SourceContract) -> d
 
 
 def _reader_sql(
-    path: Path, sniffed: SniffedFile, columns: list[str], matched: dict[str, ColumnContract],
+    path: str, sniffed: SniffedFile, columns: list[str], matched: dict[str, ColumnContract],
     contract: SourceContract,
 ) -> str:
     date_formats = [c.format for c in contract.columns if c.type == "DATE" and c.format]
@@ -178,7 +184,7 @@ def lenient_cast(raw: str, spec: ColumnContract) -> str:
     return f"TRY_CAST({raw} AS {spec.type})"
 
 
-def _renumber(con: duckdb.DuckDBPyConnection, valid_file: Path, refused_lines: list[int]) -> Path:
+def _renumber(con: duckdb.DuckDBPyConnection, storage: LakeStorage, valid_file: str, refused_lines: list[int]) -> str:
     """Give the valid records their true lines, now that the refused lines between them are known.
 
     The j-th valid record (0-based) sits after every refused line L_i with L_i - 2 - i <= j.
@@ -190,20 +196,20 @@ def _renumber(con: duckdb.DuckDBPyConnection, valid_file: Path, refused_lines: l
         "threshold": list(skipped_by_threshold), "skipped": list(skipped_by_threshold.values()),
     })
     con.register("refused_thresholds", thresholds)
-    target = valid_file.with_name("part-00000-lines.parquet")
+    target = valid_file.replace("part-00000.parquet", "part-00000-lines.parquet")
     con.execute(
         f"COPY (SELECT v.* REPLACE (v._source_line + coalesce(t.skipped, 0) AS _source_line) "
         f"FROM read_parquet({literal(str(valid_file))}) AS v "
         f"ASOF LEFT JOIN refused_thresholds AS t ON v._source_line - 2 >= t.threshold) "
         f"TO {literal(str(target))} {PARQUET}"
     )
-    valid_file.unlink()
+    storage.delete(valid_file)
     return target
 
 
 def _write_refused(
     con: duckdb.DuckDBPyConnection, refused: list[tuple], sniffed: SniffedFile, columns: list[str],
-    contract: SourceContract, lineage: dict, target: Path,
+    contract: SourceContract, lineage: dict, target: str,
 ) -> int:
     """Parse the refused records again, leniently; returns how many stay invalid."""
     matched = _match(sniffed.header, columns, contract)

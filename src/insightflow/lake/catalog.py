@@ -4,6 +4,10 @@ Writes follow one pattern (DESIGN.md): an engine writes Parquet into ``staging/`
 the files into the table's data folder and records them in one Iceberg snapshot (an ``append``, or
 an ``overwrite`` that replaces every current file). A crash before the catalog commit leaves files
 that no snapshot references, which readers never see; ``remove_orphans`` deletes them.
+
+The catalog is PyIceberg's SQL catalog — on the lake folder's SQLite file by default, on
+PostgreSQL with ``[catalog] uri`` — or an Iceberg REST catalog (``[catalog] type = "rest"``); the
+files are in the lake's warehouse (``insightflow.lake.storage``): the lake folder or an object store.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import errno
 import importlib
 import logging
+import os
+import posixpath
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +31,13 @@ from typing import TYPE_CHECKING, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from insightflow.errors import LakeError, TableNotFound
+from insightflow.errors import LakeError, TableNotFound, UsageError
 from insightflow.lake.layout import LakeLayout
+from insightflow.lake.lease import LeaseLock
+from insightflow.lake.lock import lake_lock
+from insightflow.lake.storage import LakeStorage, S3Options
 
+RUNS = "ops.runs"  # the run registry (insightflow.lake.runs), what readers follow
 T = TypeVar("T")
 P = TypeVar("P")
 log = logging.getLogger(__name__)
@@ -80,42 +91,125 @@ def _duckdb_type(iceberg_type: IcebergType) -> str:
     return simple.get(type(iceberg_type), "VARCHAR")
 
 
-def _local_path(uri: str) -> str:
-    return uri.removeprefix("file://")
-
-
 class LakeCatalog:
-    """The SQL (SQLite) Iceberg catalog of one lake."""
+    """The Iceberg catalog of one lake, and the storage of its files."""
 
-    def __init__(self, layout: LakeLayout, *, keep_snapshots: int | None = None) -> None:
-        """``keep_snapshots``: snapshots kept per table (0: all); default: the lake's setting."""
+    def __init__(self, layout: LakeLayout, *, keep_snapshots: int | None = None, settings=None) -> None:  # noqa: ANN001
+        """``keep_snapshots``: snapshots kept per table (0: all); default: the lake's setting.
+        ``settings``: the lake's (``insightflow.settings.Settings``), read from it by default."""
+        from insightflow.settings import Settings
+
         self.layout = layout
-        layout.create()
+        self.settings = settings or Settings.load(layout.root)
+        self.storage = LakeStorage(self.settings.warehouse or layout.root,
+                                   S3Options.from_environment(self.settings.s3_sse, self.settings.s3_sse_kms_key_id))
         self._iceberg = None
         self._opening = threading.Lock()
         self._keep_snapshots = keep_snapshots
+        self._lease: LeaseLock | None = None  # held while this process writes a shared lake
 
     @property
     def keep_snapshots(self) -> int:
         if self._keep_snapshots is None:
-            from insightflow.settings import Settings
-
-            self._keep_snapshots = Settings.load(self.layout.root).keep_snapshots
+            self._keep_snapshots = self.settings.keep_snapshots
         return self._keep_snapshots
 
     @property
-    def _catalog(self):  # noqa: ANN202 - a pyiceberg SqlCatalog, imported on first use
+    def local(self) -> bool:
+        """Whether the catalog is the lake folder's own SQLite file (not shared with other machines)."""
+        return self.settings.catalog_type == "sql" and not self.settings.catalog_uri
+
+    def prepare(self) -> None:
+        """Create the lake's folders (a reader creates nothing: looking at a path makes no lake)."""
+        self.layout.create()
+        for folder in (self.storage.warehouse, self.storage.landing, self.storage.staging):
+            self.storage.makedirs(folder)
+
+    @contextmanager
+    def lock(self, timeout: float = 60.0) -> Iterator[None]:
+        """Hold the lake's write lock: one run (or ingest, or rollback) at a time writes to a lake.
+
+        A lake on this machine: an ``flock`` on the lake folder's ``.lock``. A lake in an object
+        store, which other machines may share: the lease of ``insightflow.lake.lease``, for
+        ``[lake] lock_lease`` seconds, renewed while held; commits are refused once it is lost.
+        """
+        self.prepare()
+        if not self.storage.remote:
+            with lake_lock(self.layout, timeout):
+                yield
+            return
+        lease = LeaseLock(self.storage, self.settings.lock_lease)
+        lease.acquire(timeout)
+        self._lease = lease
+        try:
+            yield
+        finally:
+            self._lease = None
+            lease.release()
+
+    def version(self) -> tuple:
+        """Changes whenever the catalog commits anything that readers follow (a run, a rollback).
+
+        The lake folder's SQLite catalog: a stat of the file and its journals, plus its change
+        counter (bytes 24-27 of the header, bumped by every committed transaction:
+        https://www.sqlite.org/fileformat.html) — no query. A shared catalog: the metadata file of
+        ``ops.runs``, which every run and rollback appends to.
+        """
+        if not self.local:
+            try:
+                return ("ops.runs", self._catalog.load_table(RUNS).metadata_location)
+            except Exception:  # noqa: BLE001 - no run yet (or the catalog is unreachable): no version
+                return ("ops.runs", None)
+        stats: list = []
+        path = self.layout.catalog_db
+        for suffix in ("", "-wal", "-journal"):
+            try:
+                st = os.stat(f"{path}{suffix}")
+                stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                stats.append(None)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(24)
+                stats.append(handle.read(4))
+        except FileNotFoundError:
+            stats.append(None)
+        return tuple(stats)
+
+    def initialized(self) -> bool:
+        """Whether the lake holds anything yet (a run or a load was recorded in its catalog)."""
+        if self.local:
+            return self.layout.catalog_db.exists()
+        return bool(self._catalog.list_namespaces())
+
+    @property
+    def _catalog(self):  # noqa: ANN202 - a pyiceberg catalog, imported on first use
         """The PyIceberg catalog, opened on first use (so that a run can parse before it is needed)."""
         with self._opening:
             if self._iceberg is None:
-                from pyiceberg.catalog.sql import SqlCatalog
-
-                self._iceberg = SqlCatalog(
-                    "insightflow",
-                    uri=f"sqlite:///{self.layout.catalog_db}",
-                    warehouse=self.layout.warehouse.as_uri(),
-                )
+                self._iceberg = self._open()
             return self._iceberg
+
+    def _open(self):  # noqa: ANN202
+        settings = self.settings
+        properties = {**self.storage.s3.iceberg_properties(), **settings.catalog_properties} if self.storage.remote \
+            else dict(settings.catalog_properties)
+        if settings.catalog_type == "rest":
+            from pyiceberg.catalog import load_catalog
+
+            if not settings.catalog_uri:
+                raise UsageError("a REST catalog needs its URL: [catalog] uri or INSIGHTFLOW_CATALOG_URI")
+            if settings.catalog_token:
+                properties["token"] = settings.catalog_token
+            return load_catalog("insightflow", type="rest", uri=settings.catalog_uri,
+                                warehouse=settings.catalog_warehouse or self.storage.uri(self.storage.warehouse),
+                                **properties)
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        if not settings.catalog_uri:
+            self.layout.root.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
+        uri = settings.catalog_uri or f"sqlite:///{self.layout.catalog_db}"
+        return SqlCatalog("insightflow", uri=uri, warehouse=self.storage.uri(self.storage.warehouse), **properties)
 
     def open_in_background(self) -> None:
         """Start opening the catalog (importing PyIceberg, about a second) on a background thread.
@@ -166,7 +260,7 @@ class LakeCatalog:
         files: tuple[str, ...] = ()
         if snapshot is not None:
             scan = table.scan(snapshot_id=snapshot.snapshot_id)
-            files = tuple(_local_path(task.file.file_path) for task in scan.plan_files())
+            files = tuple(self.storage.location(task.file.file_path) for task in scan.plan_files())
         schema = table.schema() if snapshot is None else table.schemas()[snapshot.schema_id or 0]
         columns = tuple((f.name, _duckdb_type(f.field_type)) for f in schema.fields)
         return TableFiles(name, snapshot.snapshot_id if snapshot else None, files, columns)
@@ -207,7 +301,7 @@ class LakeCatalog:
     def commit(
         self,
         name: str,
-        staged_files: Sequence[Path],
+        staged_files: Sequence[str | Path],
         *,
         overwrite: bool,
         properties: dict[str, str] | None = None,
@@ -219,23 +313,26 @@ class LakeCatalog:
         """
         if not staged_files:
             raise LakeError(f"nothing staged for {name}")
+        if self._lease is not None:
+            self._lease.check()  # a writer that lost the lake's lease publishes nothing more
         schemas = []
-        for staged in staged_files:
+        for staged in map(str, staged_files):
             try:
-                schemas.append(pq.read_schema(staged))
+                schemas.append(self.parquet_schema(staged))
             except (pa.ArrowInvalid, OSError) as error:
                 raise LakeError(f"{name}: the staged file {staged} is not valid Parquet ({error}); "
                                 "nothing more of this run is published") from None
         schema = schemas[0]
         loaded = [_retrying(name, lambda: self._load_or_create(name, schema))]
-        data_dir = Path(_local_path(loaded[0].location())) / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
+        storage = self.storage
+        data_dir = storage.location(loaded[0].location()).rstrip("/") + "/data"
+        storage.makedirs(data_dir)
         prefix = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         final_paths = []
-        for index, staged in enumerate(staged_files):
-            target = data_dir / f"{prefix}-{index:05d}.parquet"
-            shutil.move(staged, target)
-            final_paths.append(str(target))
+        for index, staged in enumerate(map(str, staged_files)):
+            target = f"{data_dir}/{prefix}-{index:05d}.parquet"
+            storage.move(staged, target)
+            final_paths.append(storage.uri(target))
 
         def attempt() -> int:  # the table as just loaded, then (on a retry) as it is now
             return self._commit_files(name, schema, final_paths, overwrite, properties,
@@ -310,7 +407,7 @@ class LakeCatalog:
         unreferenced = _referenced(table, expired, known=kept) - kept
         table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
         for path in unreferenced:
-            Path(_local_path(path)).unlink(missing_ok=True)
+            self.storage.delete(self.storage.location(path))
 
     def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
         """Make an older snapshot's files current again, as a new overwrite snapshot."""
@@ -326,7 +423,8 @@ class LakeCatalog:
                 for task in table.scan().plan_files():
                     snapshot.delete_data_file(task.file)
                 for path in files:
-                    snapshot.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
+                    snapshot.append_data_file(
+                        parquet_file_to_data_file(table.io, tx.table_metadata, self.storage.uri(path)))
         table.refresh()
         current = table.current_snapshot()
         assert current is not None
@@ -338,24 +436,50 @@ class LakeCatalog:
         files = self.resolve(name).files
         if len(files) <= max_files:
             return None
-        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
-        staging.mkdir(parents=True, exist_ok=True)
-        target = staging / f"compacted-{name}.parquet"
-        pq.write_table(table, target, compression="zstd")
+        table = pa.concat_tables([self.read_parquet(f) for f in files], promote_options="permissive")
+        target = self.write_parquet(table, f"{staging}/compacted-{name}.parquet")
         return self.commit(name, [target], overwrite=True, properties={"insightflow.compacted": str(len(files))})
 
+    # --- files ---------------------------------------------------------------------------------
+
+    def read_parquet(self, location: str, schema: pa.Schema | None = None) -> pa.Table:
+        return pq.read_table(self.storage.arrow_path(location), schema=schema, filesystem=self.storage.arrow_fs)
+
+    def write_parquet(self, table: pa.Table, location: str) -> str:
+        """Write ``table`` as a zstd Parquet file at ``location`` (in the warehouse); returns it."""
+        self.storage.makedirs(posixpath.dirname(location))
+        pq.write_table(table, self.storage.arrow_path(location), filesystem=self.storage.arrow_fs,
+                       compression="zstd")
+        return location
+
+    def parquet_metadata(self, location: str) -> pq.FileMetaData:
+        with self.storage.open(location) as handle:
+            return pq.ParquetFile(handle).metadata
+
+    def parquet_schema(self, location: str) -> pa.Schema:
+        with self.storage.open(location) as handle:
+            return pq.read_schema(handle)
+
+    def row_count(self, table: TableFiles) -> int:
+        """Rows in a resolved table, from the Parquet footers (no data read)."""
+        return sum(self.parquet_metadata(path).num_rows for path in table.files)
+
+    def file_bytes(self, paths: Iterable[str]) -> int:
+        return sum(self.storage.size(p) for p in paths)
+
     def clean_staging(self) -> None:
-        """Remove what a crashed run left: staged files, and data files no snapshot references."""
-        staging = self.layout.staging
-        leftovers = list(staging.iterdir()) if staging.exists() else []
+        """Remove what a crashed run left: staged files, and data files no snapshot references
+        (called holding the lake's lock: no other run is writing)."""
+        storage = self.storage
+        leftovers = storage.list_tree(storage.staging)
         if self.layout.tmp.exists():  # spill files of a run that died
             shutil.rmtree(self.layout.tmp, ignore_errors=True)
-        for leftover in leftovers:
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-        if leftovers and self.layout.exists():  # a run died: it may have moved files it never committed
+        if storage.remote:
+            storage.delete_tree(storage.staging)
+        else:
+            for leftover in Path(storage.staging).iterdir():
+                shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        if leftovers and self.initialized():  # a run died: it may have moved files it never committed
             self.remove_orphans()
 
     def remove_orphans(self) -> int:
@@ -367,11 +491,11 @@ class LakeCatalog:
             for snapshot in table.snapshots():
                 for manifest in snapshot.manifests(table.io):
                     for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-                        referenced.add(_local_path(entry.data_file.file_path))
-            data_dir = Path(_local_path(table.location())) / "data"
-            for path in data_dir.glob("*.parquet") if data_dir.exists() else ():
-                if str(path) not in referenced:
-                    path.unlink()
+                        referenced.add(self.storage.location(entry.data_file.file_path))
+            data_dir = self.storage.location(table.location()).rstrip("/") + "/data"
+            for path in self.storage.list(data_dir, ".parquet"):
+                if path not in referenced:
+                    self.storage.delete(path)
                     removed += 1
         return removed
 
@@ -480,12 +604,3 @@ def _retrying(name: str, operation: Callable[[], T]) -> T:
             cause = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise LakeError(f"committing {name} failed: {' '.join(cause.split())[:300]}") from error
     raise AssertionError("unreachable")
-
-
-def row_count(table: TableFiles) -> int:
-    """Rows in a resolved table, from the Parquet footers (no data read)."""
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in table.files)
-
-
-def file_bytes(paths: Iterable[str]) -> int:
-    return sum(Path(p).stat().st_size for p in paths)

@@ -1,4 +1,13 @@
-"""Where things live in a lake folder."""
+"""Where things live in a lake folder: the local side of a lake, on one machine.
+
+The folder holds the lake's settings (``insightflow.toml``), its inbox, the orchestrator's home, the
+metrics file, the engine's spill space and — for a lake kept on this machine, the default — its
+data: ``landing/`` (an immutable copy of every ingested file, named by its sha256),
+``warehouse/`` (the Iceberg tables, registered in the SQLite catalog ``catalog.db``) and
+``staging/`` (Parquet a run has written but not yet committed). With ``[lake] warehouse`` on an
+object store and a shared catalog, those three live there instead (``insightflow.lake.storage``),
+and machines with their own lake folders share one lake.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +20,7 @@ DEFAULT_LAKE = "./lakehouse"
 
 @dataclass(frozen=True)
 class LakeLayout:
-    """The folders and files of one lake.
-
-    ``landing/`` keeps an immutable copy of every ingested file, named by its sha256;
-    ``warehouse/`` holds the Iceberg tables, registered in the SQLite catalog ``catalog.db``;
-    ``staging/`` holds Parquet files a run has written but not yet committed (cleaned by every run);
-    ``inbox/`` is where ``demo`` (and users) drop exports.
-    """
+    """The local folder of one lake."""
 
     root: Path
 
@@ -28,20 +31,8 @@ class LakeLayout:
         return cls(Path(chosen).expanduser().resolve())
 
     @property
-    def landing(self) -> Path:
-        return self.root / "landing"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.root / "warehouse"
-
-    @property
-    def staging(self) -> Path:
-        return self.root / "staging"
-
-    @property
     def tmp(self) -> Path:
-        """Where the engine spills what does not fit in its memory bound."""
+        """Where the engine spills what does not fit in its memory bound (emptied by every run)."""
         return self.root / "tmp"
 
     @property
@@ -50,15 +41,12 @@ class LakeLayout:
 
     @property
     def catalog_db(self) -> Path:
+        """The SQLite catalog of a lake whose catalog is not configured elsewhere."""
         return self.root / "catalog.db"
 
     @property
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
-    def exists(self) -> bool:
-        return self.catalog_db.exists()
-
     def create(self) -> None:
-        for folder in (self.landing, self.warehouse, self.staging, self.inbox):
-            folder.mkdir(parents=True, exist_ok=True)
+        self.inbox.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from insightflow.lake.catalog import LakeCatalog
 
@@ -72,15 +71,13 @@ class RunRecord:
         return self.kind == ROLLBACK
 
 
-def record_run(catalog: LakeCatalog, run: RunRecord, staging: Path) -> int:
+def record_run(catalog: LakeCatalog, run: RunRecord, staging: str | Path) -> int:
     """Append ``run`` to ``ops.runs``; for a successful run this is the publish point."""
     row = asdict(run)
     row["seconds"] = run.seconds
     for name in ("steps", "snapshots", "checks", "state"):
         row[name] = json.dumps(row[name], default=str)
-    staging.mkdir(parents=True, exist_ok=True)
-    path = staging / f"run-{run.run_id}.parquet"
-    pq.write_table(pa.Table.from_pylist([row], schema=_SCHEMA), path, compression="zstd")
+    path = catalog.write_parquet(pa.Table.from_pylist([row], schema=_SCHEMA), f"{staging}/run-{run.run_id}.parquet")
     snapshot = catalog.commit(RUNS_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
     return catalog.compact(RUNS_TABLE, staging) or snapshot
 
@@ -92,7 +89,7 @@ def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
     files = catalog.resolve(RUNS_TABLE).files
     if not files:
         return []
-    table = pa.concat_tables([pq.read_table(f, schema=_SCHEMA) for f in files])
+    table = pa.concat_tables([catalog.read_parquet(f, schema=_SCHEMA) for f in files])
     runs = []
     for row in table.to_pylist():
         row.pop("seconds")
@@ -134,7 +131,8 @@ _HISTORY_SCHEMA = pa.schema(
 )
 
 
-def record_history(catalog: LakeCatalog, run: RunRecord, orchestrator_run_id: str | None, staging: Path) -> int:
+def record_history(catalog: LakeCatalog, run: RunRecord, orchestrator_run_id: str | None,
+                   staging: str | Path) -> int:
     """Append one row per step of ``run`` to ``ops.run_history`` (the monitoring log)."""
     rows = [
         {
@@ -155,8 +153,7 @@ def record_history(catalog: LakeCatalog, run: RunRecord, orchestrator_run_id: st
         }
         for step in run.steps
     ]
-    staging.mkdir(parents=True, exist_ok=True)
-    path = staging / f"history-{run.run_id}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA), path, compression="zstd")
+    path = catalog.write_parquet(pa.Table.from_pylist(rows, schema=_HISTORY_SCHEMA),
+                                 f"{staging}/history-{run.run_id}.parquet")
     snapshot = catalog.commit(HISTORY_TABLE, [path], overwrite=False, properties={"insightflow.run-id": run.run_id})
     return catalog.compact(HISTORY_TABLE, staging) or snapshot

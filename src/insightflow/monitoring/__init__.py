@@ -30,7 +30,7 @@ def after_run(session: RunSession) -> None:
     except InsightFlowError as problem:
         log.warning("no alert sent for run %s: %s", session.run_id, problem)
         return
-    if session.layout.exists():
+    if session.catalog.initialized():
         try:
             write_metrics(session.catalog, metrics_path(session.layout))
         except (InsightFlowError, OSError) as problem:

@@ -1,9 +1,11 @@
-"""The Dagster instance of a lake: run history and event log in ``<lake>/.dagster``.
+"""The Dagster instance of a lake: run history and event log in ``<lake>/.dagster``, or on PostgreSQL.
 
-``insightflow run`` and ``insightflow ui`` use the same instance, so a run from the command line
-is in the UI's run history. Its ``dagster.yaml`` turns Dagster's telemetry off and selects the
-event log storage of ``insightflow.orchestration.storage`` (Dagster's SQLite storage, connecting
-cheaply).
+The instance's home is the lake folder's ``.dagster``; its ``dagster.yaml`` turns Dagster's
+telemetry off and selects the storage: by default Dagster's SQLite files there, with the event log
+storage of ``insightflow.orchestration.storage`` (connecting cheaply); with
+``INSIGHTFLOW_DAGSTER_POSTGRES_URL`` set, Dagster's PostgreSQL storage (dagster-postgres), so that
+the daemon and the UI can run on other machines than the runs they show. The URL (it may hold a
+password) is read from the environment by Dagster itself, never written to the file.
 """
 
 from __future__ import annotations
@@ -32,12 +34,28 @@ def dagster_home(layout: LakeLayout) -> Path:
     return layout.root / ".dagster"
 
 
+_POSTGRES_CONFIG = """\
+# Written by InsightFlow: Dagster's storage for this lake, on PostgreSQL (shared by its machines).
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: INSIGHTFLOW_DAGSTER_POSTGRES_URL
+"""
+
+
 def prepare_home(layout: LakeLayout) -> Path:
     """Create the instance's folder and ``dagster.yaml``; returns the folder."""
+    from insightflow.settings import Settings
+
     home = dagster_home(layout)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    text = _CONFIG.format(events=home / "history" / "runs")  # where Dagster keeps them by default
+    if Settings.load(layout.root).dagster_postgres_url:
+        text = _POSTGRES_CONFIG
+    else:
+        text = _CONFIG.format(events=home / "history" / "runs")  # where Dagster keeps them by default
     if not config.exists() or config.read_text(encoding="utf-8") != text:
         config.write_text(text, encoding="utf-8")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "yes")

@@ -101,7 +101,7 @@ def evaluate_lake_runs(catalog: LakeCatalog, cursor: str | None) -> tuple[list, 
     The cursor is the id of the newest run looked at. Without one (a new UI on an old lake) only
     the newest run is reported: the graph shows the current state, not the whole history again.
     """
-    if not catalog.layout.exists() or not catalog.exists(RUNS_TABLE):
+    if not catalog.initialized() or not catalog.exists(RUNS_TABLE):
         return [], cursor, "no run recorded in the lake yet"
     runs = list_runs(catalog)
     ids = [r.run_id for r in runs]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from pathlib import Path
 
 import dagster as dg
 
-from insightflow.lake import LakeLayout
+from insightflow.lake import LakeCatalog, LakeLayout
 from insightflow.settings import Settings
 
 Listing = dict[str, list[int]]
@@ -52,7 +53,8 @@ def evaluate_inbox(layout: LakeLayout, cursor: str | None) -> tuple[dg.RunReques
     if now == ran:
         return None, cursor_with(), "no new or changed file since the last run"
     changed = [name for name in now if ran.get(name) != now[name]]
-    landed = {p.stem for p in layout.landing.glob("*.csv")} if layout.landing.is_dir() else set()
+    storage = LakeCatalog(layout).storage
+    landed = {posixpath.basename(p).removesuffix(".csv") for p in storage.list(storage.landing, ".csv")}
     if all(_sha256(layout.inbox / name) in landed for name in changed):
         return None, cursor_with(ran=now), "the changed files hold content already ingested"
     run_key = hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest()[:16]

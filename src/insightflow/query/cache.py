@@ -7,7 +7,6 @@ only until the catalog database changes on disk.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from insightflow.lake import LakeCatalog, RunRecord, SnapshotInfo, TableFiles, list_runs
+from insightflow.lake.storage import LakeStorage
 from insightflow.query.masking import mask_table
 from insightflow.quoting import ident
 
@@ -39,7 +39,7 @@ class CatalogState:
 
     def version(self) -> tuple:
         """Changes whenever the catalog commits anything (a new run, ingest or rollback)."""
-        return _fingerprint(self.catalog.layout.catalog_db)
+        return self.catalog.version()
 
     def table_names(self) -> list[str]:
         return self._cached(("tables",), self.catalog.table_names)
@@ -63,7 +63,7 @@ class CatalogState:
         return self._resolved[key]
 
     def _cached(self, key: tuple, compute: Callable[[], object]):
-        fingerprint = _fingerprint(self.catalog.layout.catalog_db)
+        fingerprint = self.catalog.version()
         with self._lock:
             if fingerprint != self._fingerprint:
                 self._memo.clear()
@@ -77,30 +77,13 @@ class CatalogState:
         return value
 
 
-def _fingerprint(path: os.PathLike) -> tuple:
-    """Stat of the SQLite catalog and its journals, plus the file change counter of its header
-    (bytes 24-27, bumped by every committed transaction: https://www.sqlite.org/fileformat.html)."""
-    stats: list = []
-    for suffix in ("", "-wal", "-journal"):
-        try:
-            st = os.stat(f"{os.fspath(path)}{suffix}")
-            stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
-        except FileNotFoundError:
-            stats.append(None)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(24)
-            stats.append(handle.read(4))
-    except FileNotFoundError:
-        stats.append(None)
-    return tuple(stats)
-
-
 class TableCache:
     """Arrow data of resolved tables, masked or not, least recently used evicted past a budget."""
 
-    def __init__(self, max_bytes: int = 1_000_000_000) -> None:
+    def __init__(self, max_bytes: int = 1_000_000_000, *, storage: LakeStorage | None = None) -> None:
+        """``storage``: where the tables' files are (default: local files)."""
         self.max_bytes = max_bytes
+        self.storage = storage or LakeStorage("/")
         self._lock = threading.Lock()
         self._tables: OrderedDict[tuple, pa.Table] = OrderedDict()
         self._bytes = 0
@@ -112,13 +95,30 @@ class TableCache:
             if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
-        dataset = _dataset(table)
-        if dataset is not None and not masked and _file_bytes(table.files) > _IN_MEMORY_MAX_FILE_BYTES:
+        dataset = self._dataset(table)
+        if dataset is not None and not masked and self._file_bytes(table.files) > _IN_MEMORY_MAX_FILE_BYTES:
             return dataset
         data = dataset.to_table() if dataset is not None else _empty(table)
         if masked:
             data = mask_table(table.name, data)
         return self._remember(key, data)
+
+    def _dataset(self, table: TableFiles) -> ds.Dataset | None:
+        # Imported here: pyarrow.dataset imports pandas (~0.7 s), which a pipeline run needs only for
+        # its Iceberg commits (PyIceberg imports it, off the critical path, while ingest parses).
+        import pyarrow.dataset as ds
+
+        if not table.files:
+            return None
+        storage = self.storage
+        paths = [storage.arrow_path(p) for p in table.files]
+        schemas = [ds.dataset(path, format="parquet", filesystem=storage.arrow_fs).schema for path in paths]
+        # Files of older loads may lack columns added later (schema drift): read them as NULL.
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+        return ds.dataset(paths, schema=schema, format="parquet", filesystem=storage.arrow_fs)
+
+    def _file_bytes(self, paths: tuple[str, ...]) -> int:
+        return sum(self.storage.size(p) for p in paths)
 
     def derived(self, key: tuple, compute: Callable[[], pa.Table]) -> pa.Table:
         """A result computed from pinned snapshots (``key`` names them), cached like a table."""
@@ -139,19 +139,6 @@ class TableCache:
         return data
 
 
-def _dataset(table: TableFiles) -> ds.Dataset | None:
-    # Imported here: pyarrow.dataset imports pandas (~0.7 s), which a pipeline run needs only for
-    # its Iceberg commits (PyIceberg imports it, off the critical path, while ingest parses).
-    import pyarrow.dataset as ds
-
-    if not table.files:
-        return None
-    schemas = [ds.dataset(path, format="parquet").schema for path in table.files]
-    # Files of older loads may lack columns added later (schema drift): read them as NULL.
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    return ds.dataset(list(table.files), schema=schema, format="parquet")
-
-
 def _empty(table: TableFiles) -> pa.Table:
     """A typed, empty table for a table with no data file yet."""
     columns = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in table.columns)
@@ -162,5 +149,4 @@ def _empty(table: TableFiles) -> pa.Table:
         con.close()
 
 
-def _file_bytes(paths: tuple[str, ...]) -> int:
-    return sum(os.path.getsize(p) for p in paths)
+

@@ -58,7 +58,7 @@ class LakeReader:
         pool: SandboxPool | None = None,
     ) -> None:
         self.catalog = catalog if isinstance(catalog, CatalogState) else CatalogState(catalog)
-        self.cache = cache or TableCache()
+        self.cache = cache or TableCache(storage=self.catalog.catalog.storage)
         self.pool = pool or SandboxPool(max_idle=1)
         self.snapshots = self._pinned_snapshots(as_of)
         self.as_of_time = _parse_time(as_of) if as_of and not self._is_run_or_snapshot(as_of) else None

@@ -28,7 +28,7 @@ class QueryService:
 
     def __init__(self, catalog: LakeCatalog, limits: Limits | None = None) -> None:
         self.state = CatalogState(catalog)
-        self.cache = TableCache()
+        self.cache = TableCache(storage=catalog.storage)
         self.pool = SandboxPool()
         self.limits = limits or Limits()
         self.audit = AuditLog(catalog.layout)

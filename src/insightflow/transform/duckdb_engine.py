@@ -8,6 +8,7 @@ import duckdb
 
 from insightflow.errors import ModelError
 from insightflow.lake import TableFiles
+from insightflow.lake.storage import LakeStorage, connect_storage
 from insightflow.quoting import ident, literal, table_ident
 
 # Functions the models use that DuckDB lacks, defined as macros (Spark has them natively).
@@ -38,13 +39,15 @@ class DuckDBEngine:
         memory_limit: DuckDB's memory bound, e.g. ``"3GB"``; beyond it, operators spill to disk.
         temp_directory: where they spill (the lake's ``tmp/`` in a run).
         compression: Parquet codec of the staged files.
+        storage: the lake's storage; on an object store, DuckDB reads and writes it through it.
     """
 
     name = "duckdb"
     label = "DuckDB"
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
-                 temp_directory: str | None = None, compression: str = "zstd") -> None:
+                 temp_directory: str | None = None, compression: str = "zstd",
+                 storage: LakeStorage | None = None) -> None:
         self.compression = compression
         self.con = duckdb.connect()
         self._kinds: dict[str, str] = {}  # relation -> TABLE or VIEW
@@ -57,6 +60,9 @@ class DuckDBEngine:
             self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
         if temp_directory:
             self.con.execute(f"SET temp_directory = {literal(temp_directory)}")
+        if storage is not None and storage.remote:
+            connect_storage(self.con, storage)
+        self.remote = storage is not None and storage.remote
         for schema in _SCHEMAS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
         for macro in _MACROS:
@@ -92,9 +98,10 @@ class DuckDBEngine:
         cursor = self._run(sql)
         return [d[0] for d in cursor.description], cursor.fetchall()
 
-    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / "part-00000.parquet"
+    def write(self, sql: str, folder: str, order_by: tuple[str, ...] = ()) -> list[str]:
+        if not self.remote:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        target = f"{folder}/part-00000.parquet"
         ordered = f"{sql} ORDER BY {', '.join(map(ident, order_by))}" if order_by else sql
         self._run(f"COPY ({ordered}) TO {literal(str(target))} (FORMAT parquet, COMPRESSION {self.compression})")
         return [target]

@@ -11,7 +11,6 @@ with the engine's own one-line message; the runner says which model it was build
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from insightflow.lake import TableFiles
@@ -36,8 +35,9 @@ class Engine(Protocol):
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
         """Run a read-only query; (column names, rows)."""
 
-    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
-        """Write the result of ``sql`` as Parquet file(s) into ``folder``; returns them."""
+    def write(self, sql: str, folder: str, order_by: tuple[str, ...] = ()) -> list[str]:
+        """Write the result of ``sql`` as Parquet file(s) into ``folder`` (a location of the lake's
+        storage); returns them."""
 
     def drop(self, name: str) -> None:
         """Forget ``name`` (and free what it holds) if it exists."""
@@ -52,9 +52,9 @@ class BuildResult:
     table: str
     quarantine_table: str | None
     #: Staged files of the new table, or None when the table is unchanged (nothing to commit).
-    published_files: list[Path] | None
+    published_files: list[str] | None
     #: Staged files of the new quarantine, or None when it is unchanged.
-    quarantine_files: list[Path] | None
+    quarantine_files: list[str] | None
     rows: int
     quarantined: int
     superseded: int

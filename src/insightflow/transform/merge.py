@@ -24,7 +24,6 @@ the superseded count is carried from run to run (``ModelState``) and checked aga
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
@@ -76,7 +75,7 @@ def work(table: str, part: str) -> str:
 class ModelMerge:
     """The statements of one model's build, in order (see the module's docstring)."""
 
-    def __init__(self, engine: Engine, model: Model, staging: Path, state: ModelState | None,
+    def __init__(self, engine: Engine, model: Model, staging: str, state: ModelState | None,
                  changes: dict[str, Changes], full_refresh: bool) -> None:
         self.engine, self.model, self.staging, self.state = engine, model, staging, state
         self.changes = changes
@@ -115,7 +114,7 @@ class ModelMerge:
         changed = counts.get("", 0) if self.full else self._count(delta.rows)
         published_files = None
         if self.full or changed:
-            published_files = engine.write(self._merged_sql(upserts), self.staging / model.table)
+            published_files = engine.write(self._merged_sql(upserts), f"{self.staging}/{model.table}")
             engine.register(TableFiles(model.table, None, tuple(map(str, published_files)), ()))
         else:
             engine.create(model.table, f"SELECT * FROM {table_ident(self.state.table)}")  # type: ignore[union-attr]
@@ -311,7 +310,7 @@ SELECT {listed}, {REASON} AS {DISPOSITION} FROM {table_ident(evaluated)} WHERE {
         self.engine.create(name, sql, materialize=True)
         return Changes(ROWS, name)
 
-    def _quarantine(self, has_reason: bool, dispositions: str, counts: dict[str, int]) -> list[Path] | None:
+    def _quarantine(self, has_reason: bool, dispositions: str, counts: dict[str, int]) -> list[str] | None:
         """Stage the new quarantine; None when it did not change (or the model has none)."""
         self._quarantine_relation: str | None = None
         if not has_reason:
@@ -337,7 +336,7 @@ SELECT {listed}, {REASON} AS {DISPOSITION} FROM {table_ident(evaluated)} WHERE {
                 self._quarantine_relation = self.name("quarantine")
                 return None
             sql = f"{kept} UNION ALL {new_rows}"
-        files = self.engine.write(sql, self.staging / model.quarantine_table, order_by=("load_id", "source_line"))
+        files = self.engine.write(sql, f"{self.staging}/{model.quarantine_table}", order_by=("load_id", "source_line"))
         self.engine.register(TableFiles(self.name("quarantine"), None, tuple(map(str, files)), ()))
         self._quarantine_relation = self.name("quarantine")
         return files

@@ -34,7 +34,7 @@ class Built:
 def build_model(
     engine: Engine,
     model: Model,
-    staging: Path,
+    staging: str | Path,
     *,
     state: ModelState | None = None,
     changes: dict[str, Changes] | None = None,
@@ -48,7 +48,7 @@ def build_model(
     checkpoint(f"build:{model.table}")
     started = time.perf_counter()
     with _building(model, engine):
-        build = ModelMerge(engine, model, staging, state, changes or {}, full_refresh)
+        build = ModelMerge(engine, model, str(staging), state, changes or {}, full_refresh)
         try:
             result, delta = build.run()
         finally:  # what only this build needed: its memory goes to the models after it

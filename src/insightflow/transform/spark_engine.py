@@ -26,7 +26,7 @@ from sqlglot.errors import SqlglotError
 
 from insightflow.errors import ModelError, UsageError
 from insightflow.lake import TableFiles
-from insightflow.lake.catalog import file_bytes
+from insightflow.lake.storage import LakeStorage
 from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
 
 try:  # PySpark is an optional extra: `pip install 'insightflow[spark]'`
@@ -102,6 +102,8 @@ class SparkEngine:
         memory_limit: the driver's memory in local mode (``spark.driver.memory``, e.g. ``3g``),
             unless ``conf`` sets it; on a cluster, size executors with ``conf``.
         temp_directory: where Spark spills (``spark.local.dir``), unless ``conf`` sets it.
+        storage: the lake's storage; on an object store Spark reads and writes it through S3A
+            (``s3a_conf``: the hadoop-aws jars must be on the cluster, see the README).
         compression: Parquet codec of the staged files (the DuckDB engine's default: zstd).
         session: an existing SparkSession to work in (tests share one); the engine works in a
             new session of it (own temporary views and settings) and leaves it running.
@@ -118,11 +120,13 @@ class SparkEngine:
         memory_limit: str | None = None,
         temp_directory: str | None = None,
         compression: str = "zstd",
+        storage: LakeStorage | None = None,
         session: Any = None,
     ) -> None:
         require_spark()
         self.compression = compression
-        self.conf = dict(conf or {})
+        self.storage = storage or LakeStorage("/")
+        self.conf = {**(s3a_conf(self.storage) if self.storage.remote else {}), **(conf or {})}
         self._views: list[str] = []
         self._cached: dict[str, DataFrame] = {}
         self._input_bytes = 0
@@ -149,8 +153,8 @@ class SparkEngine:
     def register(self, table: TableFiles, name: str | None = None) -> None:
         with self._errors():
             if table.files:
-                frame = self.spark.read.option("mergeSchema", "true").parquet(*table.files)
-                self._input_bytes += file_bytes(table.files)
+                frame = self.spark.read.option("mergeSchema", "true").parquet(*map(spark_path, table.files))
+                self._input_bytes += sum(self.storage.size(f) for f in table.files)
                 # older files may lack columns added since (schema drift): read them as NULL
                 for column, kind in table.columns:
                     if column not in frame.columns:
@@ -187,24 +191,25 @@ class SparkEngine:
             frame = self.spark.sql(to_spark(sql))
             return frame.columns, [tuple(row) for row in frame.collect()]
 
-    def write(self, sql: str, folder: Path, order_by: tuple[str, ...] = ()) -> list[Path]:
+    def write(self, sql: str, folder: str, order_by: tuple[str, ...] = ()) -> list[str]:
         """Write as one Parquet file under ``folder``; Spark writes a folder of part files, whose
         part is moved to where the catalog commit expects it (``<table>/part-00000.parquet``)."""
         self._size_shuffles()
-        scratch = folder.parent / f".spark-{folder.name}-{uuid.uuid4().hex[:8]}"
+        storage = self.storage
+        scratch = f"{folder}.spark-{uuid.uuid4().hex[:8]}"
         with self._errors():
             single = self.spark.sql(to_spark(sql)).coalesce(1)
             if order_by:  # one partition: a local sort, no range-partitioning job
                 single = single.sortWithinPartitions(*order_by)
-            single.write.mode("overwrite").parquet(str(scratch))
-        folder.mkdir(parents=True, exist_ok=True)
+            single.write.mode("overwrite").parquet(spark_path(scratch))
+        storage.makedirs(folder)
         staged = []
-        for index, part in enumerate(sorted(scratch.glob("part-*.parquet"))):
-            target = folder / f"part-{index:05d}.parquet"
-            shutil.move(part, target)
+        for index, part in enumerate(p for p in storage.list(scratch, ".parquet") if "/part-" in p):
+            target = f"{folder}/part-{index:05d}.parquet"
+            storage.move(part, target)
             staged.append(target)
-        shutil.rmtree(scratch, ignore_errors=True)
-        self._input_bytes += file_bytes(map(str, staged))
+        storage.delete_tree(scratch)
+        self._input_bytes += sum(storage.size(f) for f in staged)
         return staged
 
     def close(self) -> None:
@@ -241,6 +246,41 @@ class SparkEngine:
         for view in sorted(self._views, key=len, reverse=True):
             message = message.replace(view, table_name(view))
         return " ".join(message.split())[:300]
+
+
+#: The hadoop-aws release matching the Hadoop client PySpark 4 bundles (3.4.1): S3A, on AWS SDK v2.
+HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.4.1"
+
+
+def spark_path(location: str) -> str:
+    """A location as Spark's Hadoop filesystems take it: ``s3://`` is S3A's ``s3a://``."""
+    return "s3a://" + location.removeprefix("s3://") if location.startswith("s3://") else location
+
+
+def s3a_conf(storage: LakeStorage) -> dict[str, str]:
+    """Spark's S3A settings for the lake's object store, derived from the same settings as the rest
+    of InsightFlow: endpoint and region from ``AWS_ENDPOINT_URL``/``AWS_REGION`` (path-style
+    access for an endpoint other than AWS's), credentials from the AWS SDK's default chain
+    (environment variables, then the instance role: never in the configuration), server-side
+    encryption from ``[lake] s3_sse``. The hadoop-aws jars are the cluster's (or
+    ``spark.jars.packages`` = ``HADOOP_AWS_PACKAGE`` where Maven is reachable)."""
+    s3 = storage.s3
+    conf = {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider":
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+        "spark.hadoop.fs.s3a.path.style.access": "true" if s3.endpoint_url else "false",
+    }
+    if s3.endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint_url
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(s3.endpoint_url.startswith("https")).lower()
+    if s3.region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = s3.region
+    if s3.sse:
+        conf["spark.hadoop.fs.s3a.encryption.algorithm"] = {"AES256": "SSE-S3", "aws:kms": "SSE-KMS"}[s3.sse]
+    if s3.sse_kms_key_id:
+        conf["spark.hadoop.fs.s3a.encryption.key"] = s3.sse_kms_key_id
+    return conf
 
 
 def spark_memory(limit: str) -> str:
