@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from insightflow import Lakehouse
 from tests.exports import write_export
+from tests.servers import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, PostgreSQL, SeaweedFS, start_postgres, start_seaweedfs
 
 
 def require_reference() -> Path:
@@ -35,6 +39,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ):
             monkeypatch.delenv(name)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "PGPASSWORD"):
+        monkeypatch.delenv(name, raising=False)  # a user's cloud credentials reach no test
 
 
 @pytest.fixture
@@ -59,3 +66,47 @@ def reference_lake(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path
     lakehouse = Lakehouse(tmp_path_factory.mktemp("reference") / "lake")
     lakehouse.run(reference_dir)
     return lakehouse
+
+
+@dataclass
+class CloudLake:
+    """The settings of a lake on the test servers: its own prefix of the bucket, its own database."""
+
+    warehouse: str
+    catalog_uri: str
+    s3: str
+    iceberg: str
+    postgres: PostgreSQL
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **cloud_environment(self)}
+
+
+def cloud_environment(lake: CloudLake) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL": lake.s3, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "INSIGHTFLOW_WAREHOUSE": lake.warehouse,
+            "INSIGHTFLOW_CATALOG_URI": lake.catalog_uri}
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cloud(seaweedfs: SeaweedFS, postgres: PostgreSQL, monkeypatch: pytest.MonkeyPatch) -> CloudLake:
+    """A fresh cloud lake for the test (its prefix and database), set in this process's environment."""
+    lake = CloudLake(f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}", postgres.url(postgres.create_database()),
+                     seaweedfs.s3, seaweedfs.iceberg, postgres)
+    for name, value in cloud_environment(lake).items():
+        monkeypatch.setenv(name, value)
+    return lake

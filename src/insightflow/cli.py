@@ -78,7 +78,7 @@ def _money(value: float) -> str:
 
 @app.command()
 def crawl(
-    source: Annotated[Path, typer.Argument(help="Folder holding the CSV exports.")],
+    source: Annotated[str, typer.Argument(help="Folder (or s3://bucket/prefix) holding the CSV exports.")],
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -104,7 +104,7 @@ def crawl(
 
 @app.command()
 def ingest(
-    source: Annotated[Path, typer.Argument(help="Folder holding the CSV exports.")],
+    source: Annotated[str, typer.Argument(help="Folder (or s3://bucket/prefix) holding the CSV exports.")],
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -123,7 +123,7 @@ Stage = Enum("Stage", {name: name for name in STAGES}, type=str)  # all, ingest,
 @app.command()
 def run(
     source: Annotated[
-        Path | None, typer.Option("--source", help="Folder of CSV exports [default: the lake's inbox/].")
+        str | None, typer.Option("--source", help="Folder (or s3://bucket/prefix) of CSV exports [default: the lake's inbox/].")
     ] = None,
     stage: Annotated[
         Stage, typer.Option("--stage", help="Run one stage: ingest, dims (job 1) or facts (job 2).")
@@ -165,7 +165,7 @@ def run(
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
 
 
-def _run_live(lakehouse: Lakehouse, source: Path | None, **options: object) -> RunRecord:
+def _run_live(lakehouse: Lakehouse, source: str | Path | None, **options: object) -> RunRecord:
     """``Lakehouse.run`` with a live display of its steps on a terminal, then their summary."""
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -394,34 +394,42 @@ def rollback(
                f"{record.snapshots[table_name]}, published by run {record.run_id}")
 
 
+TlsCertOption = Annotated[
+    Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM) [default: [server] tls_cert].",
+                              show_default=False)]
+TlsKeyOption = Annotated[
+    Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM) [default: [server] tls_key].",
+                              show_default=False)]
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8765,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Serve the HTTP API (KPIs, SQL, runs, metrics) on 127.0.0.1 with bearer tokens."""
-    import uvicorn
-
-    from insightflow.api import create_app, tokens_path
+    from insightflow.api import serve as serve_api
 
     lakehouse = _lake(lake)
-    Console(stderr=True, highlight=False).print(
-        f"InsightFlow API on http://127.0.0.1:{port} (docs at /docs); tokens in {tokens_path(lakehouse.layout)}"
-    )
-    uvicorn.run(create_app(lakehouse), host="127.0.0.1", port=port, log_level="warning")
+    serve_api(lakehouse, port, lakehouse.catalog.settings.tls(tls_cert, tls_key))
 
 
 @app.command()
 def dashboard(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8501,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Serve the dashboard (Streamlit) on 127.0.0.1: KPI cards, charts, filters, drill-down."""
     from insightflow.dashboard import serve as serve_dashboard
 
-    serve_dashboard(_lake(lake).layout.root, port)
+    lakehouse = _lake(lake)
+    serve_dashboard(lakehouse.layout.root, port, lakehouse.catalog.settings.tls(tls_cert, tls_key))
 
 
 @app.command()

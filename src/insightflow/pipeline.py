@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from insightflow.crawl import CrawlReport, crawl
 from insightflow.errors import InsightFlowError, UsageError
 from insightflow.ingest import IngestResult, ingest
+from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import (
     ROLLBACK,
     LakeCatalog,
@@ -27,6 +28,7 @@ from insightflow.lake import (
     list_runs,
     record_run,
 )
+from insightflow.lake.storage import is_remote
 from insightflow.session import RunSession, StartCallback, StepCallback
 from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
@@ -71,15 +73,36 @@ class Lakehouse:
     # --- the pipeline -----------------------------------------------------------------------
 
     def crawl(self, source: str | Path) -> CrawlReport:
-        """Sniff and match every CSV of ``source``; changes nothing."""
-        return crawl(source)
+        """Sniff and match every CSV of ``source`` (a folder, or an ``s3://`` prefix); changes nothing."""
+        if not is_remote(str(source)):
+            return crawl(source)
+        inbox = RemoteInbox(str(source), self.layout, self.catalog.storage.s3)
+        try:
+            return crawl(inbox.fetch(everything=True))
+        finally:
+            inbox.close()
 
     def ingest(self, source: str | Path) -> IngestResult:
         """Land and load the files of ``source`` into the raw tables (skipping known content)."""
-        report = crawl(source)
-        report.raise_for_rejected()
-        with self.catalog.lock(self.lock_timeout):
-            return ingest(self.catalog, report.accepted, memory_limit=Settings.load(self.layout.root).memory_limit)
+        memory_limit = Settings.load(self.layout.root).memory_limit
+        if not is_remote(str(source)):
+            report = crawl(source)
+            report.raise_for_rejected()
+            with self.catalog.lock(self.lock_timeout):
+                return ingest(self.catalog, report.accepted, memory_limit=memory_limit)
+        inbox = RemoteInbox(str(source), self.layout, self.catalog.storage.s3)
+        try:
+            with self.catalog.lock(self.lock_timeout):
+                folder = inbox.fetch()
+                if not inbox.fetched:
+                    return IngestResult([])
+                report = crawl(folder)
+                report.raise_for_rejected()
+                result = ingest(self.catalog, report.accepted, memory_limit=memory_limit)
+                inbox.remember()
+                return result
+        finally:
+            inbox.close()
 
     def run(
         self,

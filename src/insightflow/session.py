@@ -27,7 +27,9 @@ from insightflow.crawl import crawl
 from insightflow.errors import InsightFlowError, LakeError, QualityGateError, TransientError
 from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
+from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, record_run
+from insightflow.lake.storage import is_remote
 from insightflow.lake.runs import record_history
 from insightflow.quality import CheckResult, check_record
 from insightflow.settings import Settings
@@ -112,7 +114,9 @@ class RunSession:
         self.full_refresh = full_refresh
         self.layout = catalog.layout
         self.lock_timeout = lock_timeout
-        self.source = Path(source) if source else self.layout.inbox
+        # a folder, or an s3:// prefix (an inbox on the object store: `insightflow.ingest.inbox`)
+        self.source: Path | str = (str(source) if is_remote(str(source)) else Path(source)) if source \
+            else self.layout.inbox
         self.engine_name = engine
         self.engine_options = engine_options or {}
         self.on_step = on_step
@@ -237,9 +241,27 @@ class RunSession:
 
     def ingest(self) -> IngestResult:
         """Crawl the source folder and load its new files into the raw tables."""
+        if isinstance(self.source, str):  # an inbox on the object store
+            inbox = RemoteInbox(self.source, self.layout, self.catalog.storage.s3)
+            try:
+                folder = inbox.fetch()
+                loads = self._ingest(folder) if inbox.fetched else self._nothing_new()
+                inbox.remember()
+                return loads
+            finally:
+                inbox.close()
+        return self._ingest(self.source)
+
+    def _nothing_new(self) -> IngestResult:
+        for name in ("crawl", "ingest"):
+            self._done(self.step(name), 0.0)
+        self.ingested = IngestResult([])
+        return self.ingested
+
+    def _ingest(self, folder: Path) -> IngestResult:
         record = self.step("crawl")
         clock = time.perf_counter()
-        report = crawl(self.source, count_records=False)  # counted when landed: one read of a file
+        report = crawl(folder, count_records=False)  # counted when landed: one read of a file
         report.raise_for_rejected()
         sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
         record.bytes_in = sum(sizes.values())

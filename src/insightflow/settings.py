@@ -112,6 +112,22 @@ class Settings:
     tls_key: str | None = None
     dagster_postgres_url: str | None = None
 
+    def tls(self, cert: str | os.PathLike[str] | None = None,
+            key: str | os.PathLike[str] | None = None) -> tuple[Path, Path] | None:
+        """The certificate and key to serve HTTPS with (arguments first, then the settings), or
+        None for plain HTTP; both or neither, and both must be readable files."""
+        cert, key = cert or self.tls_cert, key or self.tls_key
+        if not cert and not key:
+            return None
+        if not (cert and key):
+            raise UsageError("HTTPS needs both a certificate and its key (--tls-cert and --tls-key, "
+                             "or [server] tls_cert and tls_key)")
+        files = (Path(cert).expanduser(), Path(key).expanduser())
+        for path in files:
+            if not path.is_file():
+                raise UsageError(f"{path}: no such certificate or key file")
+        return files
+
     @property
     def shared(self) -> bool:
         """Whether the lake's data lives outside the lake folder (other machines may share it)."""

@@ -121,3 +121,31 @@ def test_shuffle_partitions_follow_the_data() -> None:
     assert shuffle_partitions(10_000_000, parallelism=4) == 4  # small data: one per core
     assert shuffle_partitions(1024**3, parallelism=4) == 16  # 1 GiB: one per 64 MiB
     assert shuffle_partitions(10**15, parallelism=4) == 2000  # capped
+
+
+def test_spark_s3a_settings_follow_the_lake_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from insightflow.lake.storage import LakeStorage, S3Options
+    from insightflow.transform.spark_engine import HADOOP_AWS_PACKAGE, s3a_conf, spark_path
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:8333")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not in any setting")
+    storage = LakeStorage("s3://bucket/lake", S3Options.from_environment("aws:kms", "arn:aws:kms:eu-west-1:1:key/k"))
+    conf = s3a_conf(storage)
+    assert conf == {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider":
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:8333",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.endpoint.region": "eu-west-1",
+        "spark.hadoop.fs.s3a.encryption.algorithm": "SSE-KMS",
+        "spark.hadoop.fs.s3a.encryption.key": "arn:aws:kms:eu-west-1:1:key/k",
+    }
+    assert "not in any setting" not in str(conf)  # credentials come from the SDK's default chain
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS itself: virtual-hosted style, TLS
+    aws = s3a_conf(LakeStorage("s3://bucket/lake", S3Options.from_environment()))
+    assert aws["spark.hadoop.fs.s3a.path.style.access"] == "false" and "spark.hadoop.fs.s3a.endpoint" not in aws
+    assert spark_path("s3://bucket/lake/x.parquet") == "s3a://bucket/lake/x.parquet"
+    assert HADOOP_AWS_PACKAGE == "org.apache.hadoop:hadoop-aws:3.4.1"

@@ -14,8 +14,10 @@ APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501
 
 
-def command(port: int = DEFAULT_PORT) -> list[str]:
-    """The ``streamlit run`` command line: loopback only, headless, no usage statistics."""
+def command(port: int = DEFAULT_PORT, tls: tuple[Path, Path] | None = None) -> list[str]:
+    """The ``streamlit run`` command line: loopback only, headless, no usage statistics; over
+    HTTPS with ``tls`` (certificate, key)."""
+    https = ["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else []
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1",
@@ -27,10 +29,11 @@ def command(port: int = DEFAULT_PORT) -> list[str]:
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
+        *https,
     ]
 
 
-def serve(lake_root: Path, port: int = DEFAULT_PORT) -> None:
+def serve(lake_root: Path, port: int = DEFAULT_PORT, tls: tuple[Path, Path] | None = None) -> None:
     """Replace this process with the Streamlit server of the dashboard for the lake at ``lake_root``."""
     from insightflow.errors import UsageError
 
@@ -42,7 +45,8 @@ def serve(lake_root: Path, port: int = DEFAULT_PORT) -> None:
     except ImportError as error:
         raise UsageError(f"the dashboard needs {error.name}: pip install streamlit plotly") from None
     env = {**os.environ, "INSIGHTFLOW_LAKE": str(lake_root)}
-    sys.stderr.write(f"InsightFlow dashboard on http://127.0.0.1:{port} for the lake at {lake_root}\n")
+    scheme = "https" if tls else "http"
+    sys.stderr.write(f"InsightFlow dashboard on {scheme}://127.0.0.1:{port} for the lake at {lake_root}\n")
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, command(port), env)
+    os.execve(sys.executable, command(port, tls), env)

@@ -137,12 +137,17 @@ class LeaseLock:
         return False
 
     def _renew_until_stopped(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                self._etag = self._s3("put_object", Body=self._body(), IfMatch=self._etag)["ETag"]
-            except OSError:  # taken over (we were too slow) or the store is unreachable
-                self._lost.set()
-                return
+        while not self._stop.wait(self.lease / 3) and self.renew():
+            pass
+
+    def renew(self) -> bool:
+        """Extend the lease by its length; False (and the lease lost) if it was taken over."""
+        try:
+            self._etag = self._s3("put_object", Body=self._body(), IfMatch=self._etag)["ETag"]
+            return True
+        except OSError:  # taken over (we were too slow) or the store is unreachable
+            self._lost.set()
+            return False
 
     def _s3(self, method: str, **arguments: object) -> dict:
         return self.storage.fs.call_s3(method, Bucket=self.bucket, Key=self.name, **arguments)

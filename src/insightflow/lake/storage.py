@@ -196,10 +196,13 @@ class LakeStorage:
     def list_tree(self, location: str) -> list[str]:
         """Every file under ``location``, at any depth."""
         try:
-            found = self.fs.find(location)
+            found = self.fs.find(location, detail=True)
         except FileNotFoundError:
             return []
-        return sorted(("s3://" + f if self.remote and not f.startswith("s3://") else f) for f in found)
+        # an object store may list a folder's own marker (SeaweedFS does): only files count
+        names = [name for name, info in found.items() if info.get("type") == "file" and info.get("size", 1) is not None]
+        names = [n for n in names if n.rstrip("/") != location.removeprefix("s3://").rstrip("/")]
+        return sorted(("s3://" + f if self.remote and not f.startswith("s3://") else f) for f in names)
 
 
 def connect_storage(con, storage: LakeStorage) -> None:  # noqa: ANN001 - a DuckDB connection

@@ -52,8 +52,14 @@ def prepare_home(layout: LakeLayout) -> Path:
     home = dagster_home(layout)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if Settings.load(layout.root).dagster_postgres_url:
+    url = Settings.load(layout.root).dagster_postgres_url
+    if url:
         text = _POSTGRES_CONFIG
+        # dagster-postgres speaks psycopg2 (SQLAlchemy 2.1 would pick psycopg 3 for "postgresql://",
+        # on which Dagster's NOTIFY statements fail): the URL names the driver.
+        scheme, _, rest = url.partition("://")
+        if scheme in ("postgres", "postgresql"):
+            os.environ["INSIGHTFLOW_DAGSTER_POSTGRES_URL"] = f"postgresql+psycopg2://{rest}"
     else:
         text = _CONFIG.format(events=home / "history" / "runs")  # where Dagster keeps them by default
     if not config.exists() or config.read_text(encoding="utf-8") != text:
