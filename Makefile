@@ -23,6 +23,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/generate_benchmark.py
 	$(BIN)/python benchmarks/daily_benchmark.py
 	$(BIN)/python benchmarks/orchestration_benchmark.py
+	$(BIN)/python benchmarks/cloud_benchmark.py
 
 clean:
 	rm -rf $(VENV) lakehouse .pytest_cache

@@ -42,7 +42,8 @@ a file. Everything has a default, so a lake works without any setting::
     [catalog]
     uri = "postgresql+psycopg://insightflow@db.internal/lake"  # INSIGHTFLOW_CATALOG_URI: PyIceberg's
                              # SQL catalog (default: <lake>/catalog.db); its password from PGPASSWORD
-    type = "sql"             # INSIGHTFLOW_CATALOG_TYPE: sql, or rest for an Iceberg REST catalog
+    type = "sql"             # INSIGHTFLOW_CATALOG_TYPE: sql, rest (an Iceberg REST catalog) or glue
+                             # (AWS Glue's Data Catalog, in AWS_REGION)
     warehouse = "tables"     # INSIGHTFLOW_CATALOG_WAREHOUSE: a REST catalog's warehouse name
     [catalog.properties]     # more PyIceberg catalog properties, e.g. "rest.sigv4-enabled" = "true"
 
@@ -210,7 +211,7 @@ _MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORE
 
 
 #: Values a setting may take, where they are few.
-_CHOICES = {"catalog_type": ("sql", "rest"), "s3_sse": ("AES256", "aws:kms")}
+_CHOICES = {"catalog_type": ("sql", "rest", "glue"), "s3_sse": ("AES256", "aws:kms")}
 
 
 def _convert(name: str, raw: object, origin: str) -> object:

@@ -23,6 +23,7 @@ class Landed:
     quoted: bool  # whether it holds the quote character at all
     new: bool  # no earlier file with this content was ever landed (so none was ingested)
     records: int  # lines after the header
+    source_stat: tuple[int, int] = (0, 0)  # the file's size and modification time when it was read
 
 
 def land(storage: LakeStorage, path: Path, quote: str = '"') -> Landed:
@@ -39,6 +40,7 @@ def land(storage: LakeStorage, path: Path, quote: str = '"') -> Landed:
     quote_byte, quoted, lines = quote.encode("utf-8"), False, 0
     counter = LineCounter()
     try:
+        status = path.stat()
         with path.open("rb") as source, storage.open(temporary, "wb") as target:
             while chunk := source.read(1 << 22):
                 digest.update(chunk)
@@ -74,4 +76,4 @@ def land(storage: LakeStorage, path: Path, quote: str = '"') -> Landed:
             os.chmod(landed, 0o444)
     else:
         storage.delete(temporary)
-    return Landed(landed, sha256, quoted, new, max(counter.lines, 1) - 1)
+    return Landed(landed, sha256, quoted, new, max(counter.lines, 1) - 1, (status.st_size, status.st_mtime_ns))

@@ -89,14 +89,27 @@ def ingest(catalog: LakeCatalog, files: list[FileReport], *, memory_limit: str |
             result.append((index, _skipped(report, landed)))
         else:
             staged.append((index, _stage(catalog, report, landed, ingested_at, memory_limit)))
+    # One table's loads are appended in file order; different tables' may be committed at once.
+    by_table: dict[str, list[tuple[int, _StagedLoad]]] = {}
     for index, load in sorted(staged, key=lambda s: s[0]):
         assert load.report.contract is not None
         if ingested(load.report.contract.table, load.landed.sha256):  # a landing copy was lost
             catalog.storage.delete_tree(load.folder)
             result.append((index, _skipped(load.report, load.landed)))
             continue
-        result.append((index, _commit(catalog, load)))
-        known[load.report.contract.table].add(load.landed.sha256)
+        by_table.setdefault(load.report.contract.table, []).append((index, load))
+
+    def commit_table(loads: list[tuple[int, _StagedLoad]]) -> list[tuple[int, LoadResult]]:
+        committed = []
+        for index, load in loads:
+            if load.landed.sha256 in {c.sha256 for _, c in committed}:  # the same content twice
+                committed.append((index, _skipped(load.report, load.landed)))
+                continue
+            committed.append((index, _commit(catalog, load)))
+        return committed
+
+    for committed in catalog.concurrently(commit_table, list(by_table.values())):
+        result += committed
     return IngestResult([load for _, load in sorted(result, key=lambda r: r[0])])
 
 

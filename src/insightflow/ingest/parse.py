@@ -68,7 +68,11 @@ def write_typed(
         if storage.remote:
             connect_storage(con, storage)
         projections = _projections(sniffed.header, columns, matched, contract, typed=True)
-        source = landed.path
+        # A local lake parses the landing copy (the bytes that were hashed). A lake on an object
+        # store parses the local file instead of reading its copy back through the store, having
+        # checked (and checking again after) that it has not changed since it was landed.
+        before = landed.source_stat if storage.remote and _stat(sniffed.path) == landed.source_stat else None
+        source = str(sniffed.path) if before else landed.path
         for attempt in ("as landed", "with its line ends made uniform"):
             reader = _reader_sql(source, sniffed, columns, matched, contract)
             try:
@@ -91,6 +95,8 @@ def write_typed(
                 if attempt != "as landed":
                     raise SourceError(sniffed.path, f"cannot be parsed as CSV ({_one_line(error)})") from None
                 source = _uniform_line_ends(storage, landed.path, spill / "uniform.csv")
+        if before and _stat(sniffed.path) != before:
+            raise SourceError(sniffed.path, "changed while it was being loaded; nothing of it was loaded, run again")
         refused = con.execute(
             "SELECT line, list(DISTINCT CAST(error_type AS VARCHAR)), any_value(csv_line) "
             "FROM rejected GROUP BY line ORDER BY line"
@@ -102,6 +108,11 @@ def write_typed(
         files.append(f"{staging}/part-00001.parquet")
         invalid = _write_refused(con, refused, sniffed, columns, contract, lineage, files[1])
         return TypedFile(files, valid + len(refused), invalid)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _uniform_line_ends(storage: LakeStorage, path: str, target: Path) -> str:

@@ -105,8 +105,10 @@ class LakeCatalog:
                                    S3Options.from_environment(self.settings.s3_sse, self.settings.s3_sse_kms_key_id))
         self._iceberg = None
         self._opening = threading.Lock()
+        self._creating = threading.Lock()
         self._keep_snapshots = keep_snapshots
         self._lease: LeaseLock | None = None  # held while this process writes a shared lake
+        self._version: tuple[float, tuple] | None = None
 
     @property
     def keep_snapshots(self) -> int:
@@ -124,6 +126,18 @@ class LakeCatalog:
         self.layout.create()
         for folder in (self.storage.warehouse, self.storage.landing, self.storage.staging):
             self.storage.makedirs(folder)
+
+    def concurrently(self, operation: Callable[[P], T], items: Sequence[P]) -> list[T]:
+        """``operation`` on each item (commits of different tables), four at a time on an object
+        store (where they mostly wait for requests), one after the other on a local lake; the first
+        error is raised once the others are done."""
+        if not self.storage.remote or len(items) < 2:
+            return [operation(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="insightflow-commit") as pool:
+            futures = [pool.submit(operation, item) for item in items]
+            return [future.result() for future in futures]
 
     @contextmanager
     def lock(self, timeout: float = 60.0) -> Iterator[None]:
@@ -155,11 +169,15 @@ class LakeCatalog:
         https://www.sqlite.org/fileformat.html) — no query. A shared catalog: the metadata file of
         ``ops.runs``, which every run and rollback appends to.
         """
-        if not self.local:
-            try:
-                return ("ops.runs", self._catalog.load_table(RUNS).metadata_location)
-            except Exception:  # noqa: BLE001 - no run yet (or the catalog is unreachable): no version
-                return ("ops.runs", None)
+        if not self.local:  # asked at most once a second (a dashboard asks on every rerun)
+            now = time.monotonic()
+            if self._version is None or now - self._version[0] > 1.0:
+                try:
+                    location = self._catalog.load_table(RUNS).metadata_location
+                except Exception:  # noqa: BLE001 - no run yet (or the catalog is unreachable): no version
+                    location = None
+                self._version = (now, ("ops.runs", location))
+            return self._version[1]
         stats: list = []
         path = self.layout.catalog_db
         for suffix in ("", "-wal", "-journal"):
@@ -194,6 +212,13 @@ class LakeCatalog:
         settings = self.settings
         properties = {**self.storage.s3.iceberg_properties(), **settings.catalog_properties} if self.storage.remote \
             else dict(settings.catalog_properties)
+        if settings.catalog_type == "glue":  # AWS Glue's Data Catalog, as Athena and Glue jobs read it
+            from pyiceberg.catalog import load_catalog
+
+            if self.storage.s3.region:
+                properties.setdefault("glue.region", self.storage.s3.region)
+            return load_catalog("insightflow", type="glue", warehouse=self.storage.uri(self.storage.warehouse),
+                                **properties)
         if settings.catalog_type == "rest":
             from pyiceberg.catalog import load_catalog
 
@@ -506,12 +531,14 @@ class LakeCatalog:
             return self._catalog.load_table(name)
         except NoSuchTableError:
             pass
-        namespace = name.split(".")[0]
-        try:
-            self._catalog.create_namespace(namespace)
-        except NamespaceAlreadyExistsError:
-            pass
-        return self._catalog.create_table(name, schema=_optional(schema))
+        with self._creating:  # commits of several tables at once may want the same new namespace
+            namespace = name.split(".")[0]
+            if (namespace,) not in self._catalog.list_namespaces():
+                try:
+                    self._catalog.create_namespace(namespace)
+                except NamespaceAlreadyExistsError:
+                    pass
+            return self._catalog.create_table(name, schema=_optional(schema))
 
 
 #: Set on every table: PyIceberg deletes a table's metadata files beyond the newest 10 on commit

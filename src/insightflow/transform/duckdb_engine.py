@@ -63,12 +63,22 @@ class DuckDBEngine:
         if storage is not None and storage.remote:
             connect_storage(self.con, storage)
         self.remote = storage is not None and storage.remote
+        # On an object store, what the engine wrote is kept in memory too (a staged file -> the
+        # table holding its rows): the models and checks after it read it from there, not back
+        # through the store (each read a round of HTTP requests through Python).
+        self._written: dict[str, str] = {}
         for schema in _SCHEMAS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
         for macro in _MACROS:
             self.con.execute(macro)
 
     def register(self, table: TableFiles, name: str | None = None) -> None:
+        if table.files and all(f in self._written for f in table.files):
+            sql = " UNION ALL ".join(f"SELECT * FROM {table_ident(self._written[f])}" for f in table.files)
+            self.drop(name or table.name)
+            self._run(f"CREATE VIEW {table_ident(name or table.name)} AS {sql}")
+            self._kinds[name or table.name] = "VIEW"
+            return
         sql = relation_sql(table)
         if table.files and table.columns:
             # older files may lack columns added since (schema drift): read them as NULL
@@ -103,6 +113,12 @@ class DuckDBEngine:
             Path(folder).mkdir(parents=True, exist_ok=True)
         target = f"{folder}/part-00000.parquet"
         ordered = f"{sql} ORDER BY {', '.join(map(ident, order_by))}" if order_by else sql
+        if self.remote:
+            kept = f"work.written_{len(self._written)}"
+            self.create(kept, ordered, materialize=True)
+            ordered = f"SELECT * FROM {table_ident(kept)}" + (
+                f" ORDER BY {', '.join(map(ident, order_by))}" if order_by else "")
+            self._written[target] = kept
         self._run(f"COPY ({ordered}) TO {literal(str(target))} (FORMAT parquet, COMPRESSION {self.compression})")
         return [target]
 
