@@ -31,7 +31,7 @@ POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 def missing(what: str) -> None:
     """Skip on a user's machine; fail in CI, where the cloud tests must run."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{what} (the cloud-lake tests must not be skipped in CI)")
+        pytest.fail(f"{what} (tests on real servers must not be skipped in CI)")
     pytest.skip(what)
 
 
@@ -131,6 +131,12 @@ class PostgreSQL:
         out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
                               "-v", "ON_ERROR_STOP=1", "-tAc", sql], capture_output=True, text=True, check=True)
         return out.stdout
+
+    def query(self, sql: str, database: str, user: str = "postgres") -> subprocess.CompletedProcess:
+        """``sql`` through Debian's psql as ``user``, its rows as CSV with a header (not checked)."""
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", database,
+                               "-X", "-v", "ON_ERROR_STOP=1", "--csv", "-c", sql],
+                              capture_output=True, text=True, check=False)
 
     def stop(self) -> None:
         subprocess.run(["su", "postgres", "-c", f"{POSTGRES_BIN}/pg_ctl -D {self.folder / 'data'} -m immediate stop"],

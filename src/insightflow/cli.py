@@ -163,6 +163,11 @@ def run(
     record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options,
                        full_refresh=full_refresh)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+    if record.bi_sync and record.bi_sync.startswith("failed"):
+        sys.stderr.write(f"insightflow: warning: published, BI sync failed: {record.bi_sync.removeprefix('failed: ')} "
+                         "(`insightflow bi sync` catches up)\n")
+    elif record.bi_sync:
+        _OUT.print(f"BI database {record.bi_sync}")
 
 
 def _run_live(lakehouse: Lakehouse, source: str | Path | None, **options: object) -> RunRecord:
@@ -472,6 +477,43 @@ def token_add(
     Console(stderr=True, highlight=False).print(f"token for {name} ({role.value}{', pii' if pii else ''}) "
                                                 f"added to {path}; it is shown only now:")
     sys.stdout.write(token + "\n")
+
+
+bi_app = typer.Typer(help="The serving database for BI tools (PostgreSQL protocol: [bi] url, $INSIGHTFLOW_BI_URL).",
+                     no_args_is_help=True)
+app.add_typer(bi_app, name="bi")
+
+
+@bi_app.command("sync")
+def bi_sync(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild every served table, not only what changed.")] = False,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the lake's published run in the BI database (only what changed since the served run)."""
+    result = _lake(lake).bi_sync(full=full)
+    _OUT.print(f"BI database {result.describe()}")
+
+
+@bi_app.command("status")
+def bi_status(
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when the database is behind the lake.")] = False,
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Which run the BI database serves, and whether the lake has published a newer one."""
+    state = _lake(lake).bi_status()
+    if format is TableFormat.json:
+        _json(state.__dict__ | {"behind": state.behind})
+    else:
+        served = (f"run {state.served_run} ({state.mode} sync at {state.synced_at:%Y-%m-%d %H:%M:%S %Z})"
+                  if state.served_run else "nothing yet")
+        _OUT.print(f"BI database {state.target} serves {served}; the lake's published run is "
+                   f"{state.published_run or 'none yet'}" + (": behind, `insightflow bi sync` catches up"
+                                                            if state.behind else ": current"))
+    if check and state.behind:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -62,6 +62,14 @@ class UsageError(InsightFlowError):
     exit_code = 2
 
 
+class ServingError(InsightFlowError):
+    """The BI serving database cannot be reached or refused the sync; the lake is unchanged."""
+
+    exit_code = 7
+    #: Whether trying again may succeed (the server is down or unreachable, a lock timed out).
+    transient = False
+
+
 class TransientError(InsightFlowError):
     """A failure that may pass when tried again (a busy resource, a dropped connection).
 

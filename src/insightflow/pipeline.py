@@ -34,6 +34,7 @@ from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
 
 if TYPE_CHECKING:  # the query layer (pyarrow.compute, numpy) is imported when a read needs it
+    from insightflow.bi import ServingStatus, SyncResult
     from insightflow.query import (
         KpiFilters,
         LakeReader,
@@ -148,6 +149,33 @@ class Lakehouse:
         self.layout.create()
         generate(self.layout.inbox, scale=scale, seed=seed)
         return self.layout.inbox
+
+    # --- serving BI tools ---------------------------------------------------------------------
+
+    def bi_sync(self, *, full: bool = False) -> SyncResult:
+        """Serve the published run in the BI database of the settings (``[bi] url``): only what
+        changed since the run it serves (``full``: everything), in one transaction."""
+        from insightflow.bi import sync
+
+        url = self._bi_url()
+        self._require_published()
+        return sync(self.catalog, url, full=full, lock_timeout=self.lock_timeout)
+
+    def bi_status(self) -> ServingStatus:
+        """Which run the BI database serves, next to the lake's published run."""
+        from insightflow.bi import status
+
+        return status(self.catalog, self._bi_url())
+
+    def _bi_url(self) -> str:
+        url = Settings.load(self.layout.root).bi_url
+        if not url:
+            raise UsageError("no BI database is set: set INSIGHTFLOW_BI_URL (or [bi] url in "
+                             f"{self.layout.root / 'insightflow.toml'}) to a postgresql:// URL")
+        from insightflow.bi.sync import conninfo
+
+        conninfo(url)  # refuses what is not a PostgreSQL URL
+        return url
 
     # --- reading ----------------------------------------------------------------------------
 

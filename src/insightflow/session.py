@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
@@ -179,6 +179,8 @@ class RunSession:
                 if self.error is None and self.record.status == "running":
                     self.error = InsightFlowError("the run stopped before it published anything")
                 self._finish("failed")
+            else:
+                self._serve()
             if self.record.status != "running":
                 self._after_record()
         finally:
@@ -405,6 +407,46 @@ class RunSession:
             record_history(catalog, self.record, self.orchestrator_run_id, self.staging)
         except (InsightFlowError, OSError) as problem:  # monitoring; the run itself is recorded
             log.warning("could not append run %s to ops.run_history: %s", self.run_id, problem)
+
+    def _serve(self) -> None:
+        """Serve the published run in the BI database, if one is set (``[bi] url``): retried with
+        backoff while the database is unreachable; a sync that fails leaves the run published and
+        marks it "published, BI sync failed" (``insightflow bi sync`` catches up later)."""
+        settings = Settings.load(self.layout.root)
+        if not settings.bi_url:
+            return
+        from insightflow.bi import sync
+
+        record = self.step("bi.sync")
+        clock, delay = time.perf_counter(), settings.retry_delay
+        for attempt in range(settings.retries + 1):
+            record.attempts = attempt + 1
+            try:
+                result = sync(self.catalog, settings.bi_url)
+            except InsightFlowError as error:
+                if getattr(error, "transient", False) and attempt < settings.retries:
+                    log.info("BI sync attempt %d failed, retrying in %.1f s: %s", attempt + 1, delay, error)
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                problem = " ".join(str(error).split())
+            except Exception as error:  # a sync never fails a run that published
+                log.debug("BI sync failed", exc_info=True)
+                problem = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            else:
+                record.rows = result.rows_sent
+                self.record.bi_sync = result.describe()
+                self._done(record, time.perf_counter() - clock)
+                break
+            record.seconds, record.status = time.perf_counter() - clock, "failed"
+            self.record.bi_sync = f"failed: {problem}"
+            log.info("run %s published, BI sync failed: %s", self.run_id, problem)
+            break
+        try:  # the run's record is in ops.runs already: the step goes to the monitoring log
+            record_history(self.catalog, replace(self.record, steps=[record.as_dict()]),
+                           self.orchestrator_run_id, self.staging)
+        except (InsightFlowError, OSError) as problem:
+            log.warning("could not append the BI sync of run %s to ops.run_history: %s", self.run_id, problem)
 
     def _after_record(self) -> None:
         """Refresh the metrics file and send the alerts the settings ask for (never raises)."""

@@ -52,6 +52,11 @@ a file. Everything has a default, so a lake works without any setting::
                              # memory_limit, Spark's driver memory in local mode); beyond it the
                              # engine spills to <lake>/tmp
 
+    [bi]
+    url = "postgresql://insightflow@bi.internal:5432/analytics"  # INSIGHTFLOW_BI_URL: a PostgreSQL-
+                             # protocol database every published run is served in (its password
+                             # from PGPASSWORD or ~/.pgpass, never here)
+
     [server]
     tls_cert = "/etc/insightflow/cert.pem"   # INSIGHTFLOW_TLS_CERT: serve and dashboard over HTTPS
     tls_key = "/etc/insightflow/key.pem"     # INSIGHTFLOW_TLS_KEY
@@ -111,6 +116,7 @@ class Settings:
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     tls_cert: str | None = None
     tls_key: str | None = None
+    bi_url: str | None = None
     dagster_postgres_url: str | None = None
 
     def tls(self, cert: str | os.PathLike[str] | None = None,
@@ -185,6 +191,7 @@ _KEYS = (
     ("memory_limit", "engine", "memory_limit", "MEMORY_LIMIT"),
     ("tls_cert", "server", "tls_cert", "TLS_CERT"),
     ("tls_key", "server", "tls_key", "TLS_KEY"),
+    ("bi_url", "bi", "url", "BI_URL"),
 )
 _SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "INSIGHTFLOW_SMTP_PASSWORD"),
             ("catalog_token", "INSIGHTFLOW_CATALOG_TOKEN"),
@@ -220,8 +227,9 @@ def _convert(name: str, raw: object, origin: str) -> object:
         raise UsageError(f"{origin}: {raw!r} is not a memory size for memory_limit (e.g. 3GB, 512MB)")
     if name in _CHOICES and str(raw) not in _CHOICES[name]:
         raise UsageError(f"{origin}: {name} is one of {', '.join(_CHOICES[name])}, not {raw!r}")
-    if name == "catalog_uri" and _PASSWORD_IN_URL.search(str(raw)) and not origin.startswith("$"):
-        raise UsageError(f"{origin}: the catalog's password comes from the environment (PGPASSWORD), "
+    if name in ("catalog_uri", "bi_url") and _PASSWORD_IN_URL.search(str(raw)) and not origin.startswith("$"):
+        what = "catalog" if name == "catalog_uri" else "serving database"
+        raise UsageError(f"{origin}: the {what}'s password comes from the environment (PGPASSWORD), "
                          "not from this file")
     try:
         if kind == "bool":

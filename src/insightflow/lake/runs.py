@@ -61,6 +61,10 @@ class RunRecord:
     #: Per model: the snapshot of each input it last read and the rows it has superseded, what
     #: the next run builds on (``insightflow.transform.inputs``).
     state: dict[str, dict] = field(default_factory=dict)
+    #: What serving the run to the BI database did (``insightflow.bi``): None when no database is
+    #: set; else "serves run …" or "failed: …". Known to the process that ran it (not in
+    #: ``ops.runs``, written before it: its ``bi.sync`` step is in ``ops.run_history``).
+    bi_sync: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -74,6 +78,7 @@ class RunRecord:
 def record_run(catalog: LakeCatalog, run: RunRecord, staging: str | Path) -> int:
     """Append ``run`` to ``ops.runs``; for a successful run this is the publish point."""
     row = asdict(run)
+    row.pop("bi_sync")
     row["seconds"] = run.seconds
     for name in ("steps", "snapshots", "checks", "state"):
         row[name] = json.dumps(row[name], default=str)

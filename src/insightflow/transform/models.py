@@ -67,6 +67,11 @@ class Model:
     late_arriving: tuple[LateArriving, ...] = ()
     checks: tuple[dict, ...] = ()
     depends_on: tuple[str, ...] = field(default=())
+    #: What the table's columns mean (``columns:``), and the column sets its readers filter or join
+    #: on (``indexes:``): served with the table (comments, indexes of ``insightflow.bi``), not part
+    #: of how it is built.
+    columns: dict[str, str] = field(default_factory=dict, compare=False)
+    indexes: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
 
     @property
     def schema(self) -> str:
@@ -124,6 +129,8 @@ def parse_model(text: str, origin: str) -> Model:
         ),
         checks=tuple(header.get("checks", ())),
         depends_on=tuple(depends),
+        columns={str(k): " ".join(str(v).split()) for k, v in (header.get("columns") or {}).items()},
+        indexes=tuple(tuple(i) if isinstance(i, list) else (i,) for i in header.get("indexes", ())),
     )
     _check_declaration(model, origin)
     return model

@@ -5,6 +5,18 @@ kind: incremental_by_unique_key
 key: [customer_id]
 latest_per_key: true
 conserves: raw.customers
+columns:
+  customer_id: the customer's id in the export
+  customer_fname: first name, initcap (personal data)
+  customer_lname: last name, initcap (personal data)
+  customer_segment: Consumer, Corporate or Home Office
+  customer_category: High Value (Corporate), Regular Value (Consumer) or Low Value (the others)
+  customer_city: city (personal data)
+  customer_state: state, two letters
+  customer_country: country
+  customer_zipcode: zip code, 5 digits with its leading zeros (personal data)
+indexes:
+  - [customer_segment]
 checks:
   - {check: unique, columns: [customer_id]}
   - {check: not_null, columns: [customer_id, customer_segment, customer_category]}

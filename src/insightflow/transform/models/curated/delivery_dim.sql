@@ -7,6 +7,18 @@ latest_per_key: true
 conserves: raw.deliveries
 late_arriving:
   - {reason: orphan_order, column: order_id, lookup: curated.order_dim}
+columns:
+  order_id: the delivered order (curated.order_dim)
+  shipping_date: the day the order shipped
+  shipping_mode: Standard Class, Second Class, First Class or Same Day
+  shipping_days: days from order to delivery, 0 to 7
+  delivery_category: Fast (2 days or less), Standard (3 to 5) or Slow
+  delivery_status: the delivery's status in the export
+  late_delivery_risk: 1 if the delivery was late, else 0
+  is_late_delivery: late_delivery_risk as a boolean
+indexes:
+  - [shipping_date]
+  - [shipping_mode]
 checks:
   - {check: unique, columns: [order_id]}
   - {check: not_null, columns: [order_id, shipping_date, shipping_mode, shipping_days, delivery_category]}

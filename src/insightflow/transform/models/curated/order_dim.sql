@@ -9,6 +9,22 @@ conserves: raw.orders
 late_arriving:
   - {reason: orphan_customer, column: customer_id, lookup: curated.customer_dim}
   - {reason: orphan_product, column: product_id, lookup: curated.product_dim}
+columns:
+  order_line_key: the line's key, order code and product id
+  order_id: the order's id
+  order_code: the order id as the original wrote it, a 10-character zero-padded string
+  customer_id: the order's customer (curated.customer_dim)
+  product_id: the line's product (curated.product_dim)
+  order_quantity: units ordered
+  product_price: unit price in dollars, as exported
+  discount_rate: discount as a fraction of the gross line
+  discount_amount: discount in dollars, as exported
+  profit_ratio: profit as a fraction of the net line
+  payment_type: how the order was paid
+  order_status: the order's status in its newest load
+indexes:
+  - [customer_id]
+  - [product_id]
 checks:
   - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [order_line_key, order_id, customer_id, product_id, order_quantity, product_price]}

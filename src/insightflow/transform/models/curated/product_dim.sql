@@ -5,6 +5,16 @@ kind: incremental_by_unique_key
 key: [product_id]
 latest_per_key: true
 conserves: raw.products
+columns:
+  product_id: the product's id in the export
+  product_name: name, spaces trimmed and collapsed, casing kept (brands)
+  department_id: the department's id
+  department_name: department, spaces trimmed and collapsed
+  category_id: the category's id
+  category_name: category, spaces trimmed and collapsed
+  product_priority: High Priority (department Electronics) or Regular
+indexes:
+  - [category_name]
 checks:
   - {check: unique, columns: [product_id]}
   - {check: not_null, columns: [product_id, product_name, product_priority]}

@@ -9,6 +9,26 @@ conserves: curated.order_dim
 by: [order_id, product_id]
 lookups:
   curated.delivery_dim: [order_id]
+columns:
+  sales_key: the line's deterministic surrogate key
+  order_id: the order (marts.order_summary, curated.order_dim)
+  customer_id: the customer (curated.customer_dim)
+  product_id: the product (curated.product_dim)
+  shipping_date: the day the order shipped (curated.delivery_dim)
+  order_quantity: units ordered
+  product_price: unit price in dollars, as exported
+  gross_sales: product_price × order_quantity
+  discount_rate: discount as a fraction of the gross line
+  discount_amount: discount in dollars, as exported
+  net_sales: gross_sales − discount_amount
+  profit_ratio: profit as a fraction of the net line
+  profit: net_sales × profit_ratio
+  order_size_category: Large (10 units or more), Medium (5 to 9) or Small
+indexes:
+  - [order_id]
+  - [product_id]
+  - [customer_id]
+  - [shipping_date]
 checks:
   - {check: unique, columns: [order_id, product_id]}
   - {check: not_null, columns: [sales_key, customer_id, product_id, order_id, shipping_date]}

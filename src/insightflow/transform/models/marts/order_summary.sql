@@ -8,6 +8,25 @@ driver: marts.fact_sales
 lookups:
   curated.delivery_dim: [order_id]
   curated.customer_dim: [customer_id]
+columns:
+  order_id: the order
+  customer_id: the order's customer (curated.customer_dim)
+  customer_segment: the customer's segment
+  shipping_date: the day the order shipped
+  shipping_mode: Standard Class, Second Class, First Class or Same Day
+  shipping_days: days from order to delivery
+  delivery_status: the delivery's status
+  late_delivery_risk: 1 if the delivery was late, else 0
+  order_lines: lines of the order
+  order_quantity: units ordered, all lines
+  gross_sales: gross sales of all lines, summed exactly
+  discount_amount: discount of all lines
+  net_sales: net sales of all lines
+  profit: profit of all lines
+indexes:
+  - [shipping_date]
+  - [shipping_mode]
+  - [customer_segment]
 checks:
   - {check: unique, columns: [order_id]}
   - {check: not_null, columns: [order_id, shipping_date, shipping_mode, late_delivery_risk]}
