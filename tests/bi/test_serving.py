@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -210,12 +211,12 @@ def test_incremental_sync_sends_what_changed_and_equals_a_full_sync(served: Serv
 
 
 def test_changes_are_the_rows_that_differ_and_the_keys_that_went() -> None:
-    old = pa.table({"id": [1, 2, 3, 4], "v": [1.0, 2.0, 3.0, 4.0], "s": ["a", None, "c", "d"]})
-    new = pa.table({"id": [1, 2, 3, 5], "v": [1.0, 2.5, 3.0, 5.0], "s": ["a", None, "C", "e"]})
-    upserts, stale = _changes(new, old, ("id",))
-    assert sorted(upserts.to_pylist(), key=lambda r: r["id"]) == [
-        {"id": 2, "v": 2.5, "s": None}, {"id": 3, "v": 3.0, "s": "C"}, {"id": 5, "v": 5.0, "s": "e"}]
-    assert sorted(stale.column("id").to_pylist()) == [2, 3, 4, 5]  # 4 is gone; 2, 3, 5 are replaced
+    con = duckdb.connect()
+    con.register("old", pa.table({"id": [1, 2, 3, 4], "v": [1.0, 2.0, 3.0, 4.0], "s": ["a", None, "c", "d"]}))
+    con.register("new", pa.table({"id": [1, 2, 3, 5], "v": [1.0, 2.5, 3.0, 5.0], "s": ["a", None, "C", "e"]}))
+    upserts, stale = _changes(con, "SELECT * FROM new", "SELECT * FROM old", ["id", "v", "s"], ("id",))
+    assert sorted(upserts.fetchall()) == [(2, 2.5, None), (3, 3.0, "C"), (5, 5.0, "e")]
+    assert sorted(stale.fetchall()) == [(2,), (3,), (4,), (5,)]  # 4 is gone; 2, 3, 5 are replaced
 
 
 def test_a_failing_run_leaves_the_served_figures(served: Served, small_export: Path, tmp_path: Path) -> None:

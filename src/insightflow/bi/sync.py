@@ -25,9 +25,9 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from insightflow.bi.served import (
@@ -45,7 +45,11 @@ from insightflow.bi.served import (
 from insightflow.errors import InsightFlowError, LakeError, ServingError
 from insightflow.faults import checkpoint
 from insightflow.lake import LakeCatalog, RunRecord, TableFiles, last_published, list_runs
+from insightflow.lake.storage import connect_storage, is_remote
 from insightflow.quoting import ident, literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +139,14 @@ def sync(catalog: LakeCatalog, url: str, *, full: bool = False, lock_timeout: fl
                 return SyncResult(run.run_id, "current", seconds=time.perf_counter() - started)
             previous = _previous_files(catalog, served, layout, {r.run_id for r in runs}) if not full else None
             result = SyncResult(run.run_id, "incremental" if previous is not None else "full")
-            if previous is None:
-                _full(cur, catalog, tables, files, result)
-            else:
-                _incremental(cur, catalog, tables, files, previous, result)
+            con = _reader(catalog)
+            try:
+                if previous is None:
+                    _full(cur, con, tables, files, result)
+                else:
+                    _incremental(cur, con, tables, files, previous, result)
+            finally:
+                con.close()
             _ensure_roles(conn, cur)
             _grant(cur)
             result.seconds = time.perf_counter() - started
@@ -199,21 +207,25 @@ def _previous_files(catalog: LakeCatalog, served: dict | None, layout: dict,
     return previous
 
 
-def _read(catalog: LakeCatalog, files: list[str], table: ServedTable) -> pa.Table:
-    schema = pa.schema(_arrow_fields(catalog, table))
-    parts = [catalog.read_parquet(f).select(table.column_names).cast(schema) for f in files]
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+def _reader(catalog: LakeCatalog):  # noqa: ANN202 - a DuckDB connection
+    """A DuckDB connection reading the lake's Parquet files (the object store through its s3fs)."""
+    con = duckdb.connect()
+    if is_remote(catalog.storage.warehouse):
+        connect_storage(con, catalog.storage)
+    return con
 
 
-def _arrow_fields(catalog: LakeCatalog, table: ServedTable) -> list[pa.Field]:
-    schema = _arrow_schema(catalog, table.name)
-    return [schema.field(name) for name in table.column_names]
+def _select(files: list[str] | tuple[str, ...], table: ServedTable) -> str:
+    """The served columns of ``files`` (or no rows, typed, when there are none)."""
+    columns = ", ".join(map(ident, table.column_names))
+    if not files:
+        return f"SELECT {columns} FROM (SELECT {', '.join(f'NULL AS {ident(c)}' for c in table.column_names)}) WHERE false"
+    return f"SELECT {columns} FROM read_parquet([{', '.join(literal(f) for f in files)}])"
 
 
 # --- writing ----------------------------------------------------------------------------------
 
-def _full(cur, catalog: LakeCatalog, tables: list[ServedTable], files: dict[str, TableFiles],
-          result: SyncResult) -> None:
+def _full(cur, con, tables: list[ServedTable], files: dict[str, TableFiles], result: SyncResult) -> None:
     schemas = (*reversed(SERVED_SCHEMAS), PRIVATE_SCHEMA)
     cur.execute(f"DROP SCHEMA IF EXISTS {', '.join(map(ident, schemas))} CASCADE")
     for schema in schemas:
@@ -221,9 +233,7 @@ def _full(cur, catalog: LakeCatalog, tables: list[ServedTable], files: dict[str,
     for table in tables:
         for statement in table.ddl():
             cur.execute(statement)
-        sent = 0
-        for path in files[table.name].files:
-            sent += _copy(cur, table.storage, _read(catalog, [path], table))
+        sent = _copy(cur, table.storage, con.sql(_select(files[table.name].files, table)))
         result.tables[table.name] = sent
         result.rows_sent += sent
         for statement in (*table.constraints(), *table.comments()):
@@ -237,18 +247,20 @@ def _full(cur, catalog: LakeCatalog, tables: list[ServedTable], files: dict[str,
     cur.execute("COMMENT ON VIEW kpi.served_run IS 'The InsightFlow run these tables hold, and when it was synced.'")
 
 
-def _incremental(cur, catalog: LakeCatalog, tables: list[ServedTable], files: dict[str, TableFiles],
+def _incremental(cur, con, tables: list[ServedTable], files: dict[str, TableFiles],
                  previous: dict[str, TableFiles], result: SyncResult) -> None:
     for table in tables:
         new, old = files[table.name].files, previous[table.name].files
         added, removed = [f for f in new if f not in set(old)], [f for f in old if f not in set(new)]
         if not added and not removed:
             continue
-        upserts, stale = _changes(_read(catalog, added, table), _read(catalog, removed, table), table.key)
+        upserts, stale = _changes(con, _select(added, table), _select(removed, table), table.column_names,
+                                  table.key)
         types = {name: kind.removesuffix(" NOT NULL") for name, kind in table.columns}
         cur.execute(f"CREATE TEMP TABLE _insightflow_keys ({', '.join(f'{ident(k)} {types[k]}' for k in table.key)}) "
                     "ON COMMIT DROP")
-        _copy(cur, "_insightflow_keys", stale)
+        gone = _copy(cur, "_insightflow_keys", stale)
+        cur.execute("ANALYZE _insightflow_keys")  # so that the delete probes the key's index
         match = " AND ".join(f"t.{ident(k)} = k.{ident(k)}" for k in table.key)
         cur.execute(f"DELETE FROM {table.storage} AS t USING _insightflow_keys AS k WHERE {match}")
         cur.execute("DROP TABLE _insightflow_keys")
@@ -256,38 +268,43 @@ def _incremental(cur, catalog: LakeCatalog, tables: list[ServedTable], files: di
         checkpoint("bi-table")
         result.tables[table.name] = sent
         result.rows_sent += sent
-        result.rows_deleted += stale.num_rows - upserts.num_rows
+        result.rows_deleted += gone - sent
 
 
-def _changes(added: pa.Table, removed: pa.Table, key: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
-    """(rows to insert, keys to delete first): rows of the added files not in the removed ones, and
-    the keys of those rows plus the keys only the removed files hold."""
-    keys = ", ".join(map(ident, key))
-    con = duckdb.connect()
-    try:
-        con.register("added", added)
-        con.register("removed", removed)
-        upserts = con.sql("SELECT * FROM added EXCEPT SELECT * FROM removed").to_arrow_table()
-        con.register("upserts", upserts)
-        stale = con.sql(f"SELECT {keys} FROM upserts UNION ALL "
-                      f"(SELECT {keys} FROM removed EXCEPT SELECT {keys} FROM added)").to_arrow_table()
-    finally:
-        con.close()
-    return upserts.cast(added.schema), stale
+def _changes(con, added: str, removed: str, columns: list[str], key: tuple[str, ...]):  # noqa: ANN001, ANN202
+    """(rows to insert, keys to delete first) as DuckDB relations: the rows of the ``added`` query
+    whose key and values (a 64-bit hash of them) are not in the ``removed`` one, and their keys plus
+    the keys only ``removed`` holds. Both queries are streamed, not held: only the changes are."""
+    values, keys = ", ".join(map(ident, columns)), ", ".join(map(ident, key))
+    match = " AND ".join(f"r.{ident(k)} = a.{ident(k)}" for k in key)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE upserts AS
+        SELECT {', '.join(f'a.{ident(c)}' for c in columns)}
+        FROM (SELECT *, hash({values}) AS _row_hash FROM ({added})) AS a
+        ANTI JOIN (SELECT {keys}, hash({values}) AS _row_hash FROM ({removed})) AS r
+            ON {match} AND r._row_hash = a._row_hash""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE stale AS
+        SELECT {keys} FROM upserts
+        UNION ALL
+        SELECT {', '.join(f'r.{ident(k)}' for k in key)} FROM (SELECT {keys} FROM ({removed})) AS r
+        ANTI JOIN (SELECT {keys} FROM ({added})) AS a ON {match}""")
+    return con.table("upserts"), con.table("stale")
 
 
-def _copy(cur, target: str, data: pa.Table) -> int:
-    """COPY ``data`` into ``target`` as CSV (Arrow writes it; NULL unquoted, strings quoted)."""
-    if data.num_rows == 0:
-        return 0
-    columns = ", ".join(map(ident, data.column_names))
+def _copy(cur, target: str, rows) -> int:  # noqa: ANN001 - a DuckDB relation
+    """COPY a DuckDB relation into ``target`` as CSV, in batches (Arrow writes it: NULL unquoted,
+    strings quoted)."""
+    reader = rows.to_arrow_reader(_BATCH_ROWS)
+    columns = ", ".join(map(ident, reader.schema.names))
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    sent = 0
     with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        for batch in data.to_batches(max_chunksize=_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_batches([batch], schema=data.schema), buffer, options)
-            copy.write(buffer.getbuffer())
-    return data.num_rows
+        for batch in reader:
+            if batch.num_rows:
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+                sent += batch.num_rows
+    return sent
 
 
 def _ensure_meta(cur) -> None:
