@@ -163,6 +163,11 @@ def run(
     record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options,
                        full_refresh=full_refresh)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+    _print_bi_sync(record)
+
+
+def _print_bi_sync(record: RunRecord) -> None:
+    """What serving a published run to the BI database did (nothing when none is set)."""
     if record.bi_sync and record.bi_sync.startswith("failed"):
         sys.stderr.write(f"insightflow: warning: published, BI sync failed: {record.bi_sync.removeprefix('failed: ')} "
                          "(`insightflow bi sync` catches up)\n")
@@ -397,6 +402,7 @@ def rollback(
     record = _lake(lake).rollback(table_name, snapshot)
     _OUT.print(f"{table_name} is back at the files of snapshot {snapshot}: new snapshot "
                f"{record.snapshots[table_name]}, published by run {record.run_id}")
+    _print_bi_sync(record)
 
 
 TlsCertOption = Annotated[

@@ -337,6 +337,12 @@ class Lakehouse:
             staging = f"{self.catalog.storage.staging}/{run_id}"
             record_run(self.catalog, record, staging)
             self.catalog.storage.delete_tree(staging)
+            settings = Settings.load(self.layout.root)
+            if settings.bi_url:  # the rollback republishes: so does the BI database
+                from insightflow.bi.sync import sync_retrying
+
+                record.bi_sync = sync_retrying(self.catalog, settings.bi_url, retries=settings.retries,
+                                               delay=settings.retry_delay).describe()
         return record
 
     def audit(self, last: int = 20) -> list[dict]:

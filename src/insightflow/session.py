@@ -415,33 +415,17 @@ class RunSession:
         settings = Settings.load(self.layout.root)
         if not settings.bi_url:
             return
-        from insightflow.bi import sync
+        from insightflow.bi.sync import sync_retrying
 
         record = self.step("bi.sync")
-        clock, delay = time.perf_counter(), settings.retry_delay
-        for attempt in range(settings.retries + 1):
-            record.attempts = attempt + 1
-            try:
-                result = sync(self.catalog, settings.bi_url)
-            except InsightFlowError as error:
-                if getattr(error, "transient", False) and attempt < settings.retries:
-                    log.info("BI sync attempt %d failed, retrying in %.1f s: %s", attempt + 1, delay, error)
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                problem = " ".join(str(error).split())
-            except Exception as error:  # a sync never fails a run that published
-                log.debug("BI sync failed", exc_info=True)
-                problem = f"{type(error).__name__}: {' '.join(str(error).split())}"
-            else:
-                record.rows = result.rows_sent
-                self.record.bi_sync = result.describe()
-                self._done(record, time.perf_counter() - clock)
-                break
-            record.seconds, record.status = time.perf_counter() - clock, "failed"
-            self.record.bi_sync = f"failed: {problem}"
-            log.info("run %s published, BI sync failed: %s", self.run_id, problem)
-            break
+        outcome = sync_retrying(self.catalog, settings.bi_url, retries=settings.retries, delay=settings.retry_delay)
+        self.record.bi_sync, record.attempts = outcome.describe(), outcome.attempts
+        if outcome.result:
+            record.rows = outcome.result.rows_sent
+            self._done(record, outcome.seconds)
+        else:
+            record.seconds, record.status = outcome.seconds, "failed"
+            log.info("run %s published, BI sync failed: %s", self.run_id, outcome.problem)
         try:  # the run's record is in ops.runs already: the step goes to the monitoring log
             record_history(self.catalog, replace(self.record, steps=[record.as_dict()]),
                            self.orchestrator_run_id, self.staging)

@@ -209,6 +209,30 @@ def test_incremental_sync_sends_what_changed_and_equals_a_full_sync(served: Serv
     assert served.rows(cents) == other.rows(cents)
     assert served.ok("bi", "sync").stdout.strip().endswith("already")
 
+    # a rollback republishes, in the lake and in the BI database
+    lake = Lakehouse(served.lake)
+    first = lake.snapshots("marts.fact_sales")[0]["snapshot_id"]
+    out = served.ok("rollback", "marts.fact_sales", str(first))
+    assert "BI database serves run" in out.stdout and "incremental sync" in out.stdout
+    assert served.served_run() == lake.history()[-1].run_id
+    assert len(served.rows("SELECT sales_key FROM marts.fact_sales")) == \
+        lake.sql("SELECT count(*) FROM marts.fact_sales")[1][0][0]
+
+
+def test_a_served_run_whose_snapshots_expired_is_resynced_whole(served: Served, tmp_path: Path) -> None:
+    days = generate_days(tmp_path / "days", days=3, scale=0.02).folders
+    served.ok("run", "--source", str(days[0]))
+    no_bi = {k: v for k, v in served.env(INSIGHTFLOW_KEEP_SNAPSHOTS="1").items() if k != "INSIGHTFLOW_BI_URL"}
+    for day in days[1:]:  # two runs the database does not follow; the lake keeps one snapshot a table
+        assert served.cli("run", "--source", str(day), env=no_bi).returncode == 0
+    assert served.cli("bi", "status", "--check").returncode == 1
+    out = served.ok("bi", "sync")
+    assert "full sync" in out.stdout
+    lake = Lakehouse(served.lake)
+    assert served.served_run() == lake.history()[-1].run_id
+    for name in SERVED:
+        assert len(served.rows(f"SELECT 1 FROM {name}")) == lake.sql(f"SELECT count(*) FROM {name}")[1][0][0]
+
 
 def test_changes_are_the_rows_that_differ_and_the_keys_that_went() -> None:
     con = duckdb.connect()

@@ -157,6 +157,42 @@ def sync(catalog: LakeCatalog, url: str, *, full: bool = False, lock_timeout: fl
         raise _serving_error(url, error) from error
 
 
+@dataclass
+class Attempts:
+    """What ``sync_retrying`` did: its result, or the reason it gave up; attempts and seconds."""
+
+    result: SyncResult | None
+    problem: str | None
+    attempts: int
+    seconds: float
+
+    def describe(self) -> str:
+        return self.result.describe() if self.result else f"failed: {self.problem}"
+
+
+def sync_retrying(catalog: LakeCatalog, url: str, *, retries: int = 3, delay: float = 1.0) -> Attempts:
+    """``sync``, retried with doubling delays while the database is unreachable; never raises (what
+    publishes in the lake stays published: the reason is returned instead)."""
+    started = time.perf_counter()
+    for attempt in range(retries + 1):
+        try:
+            result = sync(catalog, url)
+        except InsightFlowError as error:
+            if getattr(error, "transient", False) and attempt < retries:
+                log.info("BI sync attempt %d failed, retrying in %.1f s: %s", attempt + 1, delay, error)
+                time.sleep(delay)
+                delay *= 2
+                continue
+            problem = " ".join(str(error).split())
+        except Exception as error:  # noqa: BLE001 - a sync never fails what published
+            log.debug("BI sync failed", exc_info=True)
+            problem = f"{type(error).__name__}: {' '.join(str(error).split())}"
+        else:
+            return Attempts(result, None, attempt + 1, time.perf_counter() - started)
+        return Attempts(None, problem, attempt + 1, time.perf_counter() - started)
+    raise AssertionError("unreachable")
+
+
 def status(catalog: LakeCatalog, url: str) -> ServingStatus:
     """What the serving database at ``url`` serves, next to what the lake has published."""
     import psycopg
