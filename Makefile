@@ -24,6 +24,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/daily_benchmark.py
 	$(BIN)/python benchmarks/orchestration_benchmark.py
 	$(BIN)/python benchmarks/cloud_benchmark.py
+	$(BIN)/python benchmarks/bi_benchmark.py
 
 clean:
 	rm -rf $(VENV) lakehouse .pytest_cache

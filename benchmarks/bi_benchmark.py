@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from pipeline_benchmark import Timing, timed  # noqa: E402
+
 from tests.servers import PostgreSQL, start_postgres  # noqa: E402
 
 CLI = [sys.executable, "-m", "insightflow.cli"]

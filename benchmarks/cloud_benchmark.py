@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from pipeline_benchmark import Timing, source_folder, timed  # noqa: E402
+
 from tests.servers import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, start_postgres, start_seaweedfs  # noqa: E402
 
 CLI = [sys.executable, "-m", "insightflow.cli"]

@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from pipeline_benchmark import source_folder, timed
-from scaled_copy import scaled_copy
+from pipeline_benchmark import source_folder, timed  # noqa: E402
+from scaled_copy import scaled_copy  # noqa: E402
 
 _NOT_MODELS = {"crawl", "ingest", "publish"}
 

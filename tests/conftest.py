@@ -12,7 +12,16 @@ import pytest
 
 from insightflow import Lakehouse
 from tests.exports import write_export
-from tests.servers import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, PostgreSQL, SeaweedFS, start_postgres, start_seaweedfs
+from tests.servers import (
+    ACCESS_KEY,
+    BUCKET,
+    REGION,
+    SECRET_KEY,
+    PostgreSQL,
+    SeaweedFS,
+    start_postgres,
+    start_seaweedfs,
+)
 
 
 def require_reference() -> Path:

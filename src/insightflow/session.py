@@ -29,8 +29,8 @@ from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
 from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, record_run
-from insightflow.lake.storage import is_remote
 from insightflow.lake.runs import record_history
+from insightflow.lake.storage import is_remote
 from insightflow.quality import CheckResult, check_record
 from insightflow.settings import Settings
 from insightflow.transform.engine import BuildResult, Engine

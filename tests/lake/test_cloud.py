@@ -15,7 +15,7 @@ import pytest
 
 from insightflow import Lakehouse
 from tests.conftest import CloudLake
-from tests.exports import CUSTOMERS, DELIVERIES, ORDERS, PRODUCTS, write_export
+from tests.exports import CUSTOMERS, ORDERS, write_export
 from tests.servers import TABLE_BUCKET
 
 pytestmark = pytest.mark.cloud
