@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -25,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from pipeline_benchmark import Timing, source_folder, timed  # noqa: E402
+from pipeline_benchmark import Timing, scaled_source, source_folder, timed  # noqa: E402
 
 from tests.servers import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, start_postgres, start_seaweedfs  # noqa: E402
 
@@ -52,10 +51,7 @@ def main() -> None:
             print(f"source: {label}; {args.repeat} repetitions; SeaweedFS and PostgreSQL on loopback\n")
             rows = []
             for scale in args.scales:
-                folder = base if scale == 1 else work / f"x{scale}"
-                if scale != 1:
-                    subprocess.run([sys.executable, str(HERE / "scaled_copy.py"), str(base), str(folder),
-                                    "--copies", str(scale)], check=True)
+                folder = scaled_source(base, work, scale)
                 runs: dict[str, list[Timing]] = {"local": [], "cloud": []}
                 reads: dict[str, list[Timing]] = {"local": [], "cloud": []}
                 for attempt in range(args.repeat):

@@ -69,6 +69,18 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> Timing:
     return Timing(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
+def scaled_source(base: Path, work: Path, scale: int) -> Path:
+    """``base`` (scale 1), or a ``scale``-times copy of it with shifted ids in ``work``."""
+    if scale == 1:
+        return base
+    folder = work / f"x{scale}"
+    # in a process of its own: a child forked from a parent that grew (DuckDB's buffers) would
+    # report the parent's memory as its own peak RSS (Linux keeps it across fork)
+    subprocess.run([sys.executable, str(HERE / "scaled_copy.py"), str(base), str(folder),
+                    "--copies", str(scale)], check=True)
+    return folder
+
+
 def source_folder(work: Path, given: str | None) -> tuple[Path, str]:
     reference = given or os.environ.get("INSIGHTFLOW_REFERENCE_DATA")
     if reference and (Path(reference) / "OrderDetails.csv").exists():
@@ -105,12 +117,7 @@ def main() -> None:
         print(f"source: {label}; {args.repeat} repetitions; {os.cpu_count()} cores\n")
         rows = []
         for scale in args.scales:
-            folder = base if scale == 1 else work / f"x{scale}"
-            if scale != 1:
-                # in a process of its own: a child forked from a parent that grew (DuckDB's buffers)
-                # would report the parent's memory as its own peak RSS (Linux keeps it across fork)
-                subprocess.run([sys.executable, str(HERE / "scaled_copy.py"), str(base), str(folder),
-                                "--copies", str(scale)], check=True)
+            folder = scaled_source(base, work, scale)
             floor, pipeline, before = Series(), Series(), Series()
             for attempt in range(args.repeat):
                 floor.timings.append(timed([sys.executable, str(HERE / "bare_duckdb.py"), str(folder), str(work / "bare")]))
