@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from insightflow.console import TextConsole, visible
 from insightflow.errors import InsightFlowError, UsageError
 from insightflow.lake import RunRecord
 from insightflow.pipeline import Lakehouse
@@ -32,7 +32,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # Piped output is not cut to 80 columns: scripts and logs get whole table cells.
-_OUT = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+_OUT = TextConsole(width=None if sys.stdout.isatty() else 240)
 
 LakeOption = Annotated[
     Path | None,
@@ -169,7 +169,7 @@ def run(
 def _print_bi_sync(record: RunRecord) -> None:
     """What serving a published run to the BI database did (nothing when none is set)."""
     if record.bi_sync and record.bi_sync.startswith("failed"):
-        sys.stderr.write(f"insightflow: warning: published, BI sync failed: {record.bi_sync.removeprefix('failed: ')} "
+        sys.stderr.write(f"insightflow: warning: published, BI sync failed: {visible(record.bi_sync.removeprefix('failed: '))} "
                          "(`insightflow bi sync` catches up)\n")
     elif record.bi_sync:
         _OUT.print(f"BI database {record.bi_sync}")
@@ -177,7 +177,7 @@ def _print_bi_sync(record: RunRecord) -> None:
 
 def _run_live(lakehouse: Lakehouse, source: str | Path | None, **options: object) -> RunRecord:
     """``Lakehouse.run`` with a live display of its steps on a terminal, then their summary."""
-    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
+    err = TextConsole(stderr=True, width=None if sys.stderr.isatty() else 240)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("starting", total=None)
@@ -195,7 +195,7 @@ def _run_live(lakehouse: Lakehouse, source: str | Path | None, **options: object
     return record
 
 
-def _print_steps(console: Console, runs: list[RunRecord]) -> None:
+def _print_steps(console: TextConsole, runs: list[RunRecord]) -> None:
     """Per step of each run: time, rows in and out, quarantined rows, bytes written, attempts."""
     table = Table("run", "step", "status", "seconds", "rows in", "rows out", "quarantined", "written",
                   "ratio", "attempts")
@@ -249,7 +249,7 @@ def generate(
 def demo(lake: LakeOption = None, debug: DebugOption = False) -> None:
     """Generate scale-1 synthetic data into the lake's inbox, run the pipeline, show the KPIs."""
     lakehouse = _lake(lake)
-    err = Console(stderr=True, highlight=False)
+    err = TextConsole(stderr=True)
     err.print(f"generating a synthetic export into {lakehouse.layout.inbox} ...")
 
     lakehouse.generate_demo()
@@ -480,7 +480,7 @@ def token_add(
 
     path = tokens_path(_lake(lake).layout)
     token = TokenStore(path).add(name, role.value, pii)
-    Console(stderr=True, highlight=False).print(f"token for {name} ({role.value}{', pii' if pii else ''}) "
+    TextConsole(stderr=True).print(f"token for {name} ({role.value}{', pii' if pii else ''}) "
                                                 f"added to {path}; it is shown only now:")
     sys.stdout.write(token + "\n")
 
@@ -644,7 +644,7 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write("insightflow: error: " + " ".join(message.split()) + "\n")
+    sys.stderr.write("insightflow: error: " + visible(" ".join(message.split())) + "\n")
     sys.exit(code)
 
 
