@@ -355,7 +355,8 @@ def sql(
     else:
         _print_rows(columns, rows)
     if result.truncated:
-        sys.stderr.write(f"insightflow: warning: result cut to {len(rows):,} rows (--max-rows)\n")
+        sys.stderr.write(f"insightflow: warning: result cut to {len(rows):,} rows (--max-rows, or the answer's "
+                         f"bound of {limits.max_bytes // 2**20} MB)\n")
 
 
 def _write(out: Path | None, text: str) -> None:

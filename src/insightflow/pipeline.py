@@ -195,7 +195,7 @@ class Lakehouse:
         """
         from insightflow.query import Limits, QueryError
 
-        limits = Limits(max_rows=10_000_000, timeout_seconds=300.0)
+        limits = Limits(max_rows=10_000_000, timeout_seconds=300.0, max_bytes=2**62)
         result = self.query(statement, as_of, limits=limits)
         if result.truncated:
             raise QueryError(f"the result has more than {limits.max_rows:,} rows; use Lakehouse.query()")

@@ -59,6 +59,17 @@ HOSTILE_SQL = [
     ("SELECT * FROM marts.fact_sales WHERE", 400),
     ("DETACH memory", 400),
     ("USE marts", 400),
+    # table functions in a table's place, however it is written
+    ("SELECT * FROM (SELECT 1) t, LATERAL duckdb_settings()", 400),
+    ("SELECT * FROM (SELECT 1) t, LATERAL query('SELECT 1')", 400),
+    ("SELECT * FROM (SELECT 1) t, LATERAL query_table('marts.fact_sales')", 400),
+    ("SELECT * FROM (SELECT 1) t JOIN LATERAL duckdb_functions() f ON true", 400),
+    ("SELECT * FROM (SELECT 1) t CROSS JOIN duckdb_settings()", 400),
+    ("SELECT * FROM (SELECT 1) t, LATERAL range(3000000000)", 400),
+    ("SELECT * FROM (SELECT 1) t, LATERAL read_text('/etc/passwd')", 400),
+    # nested past what a parser can follow: one clear refusal, not a crash
+    ("SELECT " + "(" * 3000 + "1" + ")" * 3000, 400),
+    ("SELECT * FROM " + "(SELECT * FROM " * 500 + "marts.fact_sales" + ") AS q" * 500, 400),
     # bounded, not refused: a cross join runs into the timeout, a huge result is cut
     ("SELECT count(*) FROM (SELECT unnest(range(30000)) AS a) AS x, "
      "(SELECT unnest(range(30000)) AS b) AS y WHERE a * b % 7 = 3", 408),
@@ -107,6 +118,7 @@ def test_ten_million_rows_are_cut_to_the_limit(client, tokens, api_lake: Lakehou
         ("get", "/kpis/summary?quarter=9", "viewer", None, 422),
         ("get", "/kpis?as_of=../../etc/passwd", "viewer", None, 400),
         ("post", "/sql", "analyst", {"sql": ""}, 422),
+        ("get", "/kpis?as_of=%C2%B2", "viewer", None, 400),  # "²" is a digit to str.isdigit()
     ],
 )
 def test_hostile_request_is_refused(client, tokens, api_lake: Lakehouse, method, path, token, body, status) -> None:
@@ -123,3 +135,58 @@ def test_viewer_cannot_reach_personal_data(client, tokens) -> None:
     response = client.post("/sql", json={"sql": "SELECT customer_lname FROM curated.customer_dim"},
                            headers=auth(tokens["viewer"]))
     assert response.status_code == 403
+
+
+def test_an_answer_is_bounded_in_bytes_too(client, tokens) -> None:
+    statement = "SELECT n, repeat('x', 1000000) AS a FROM (SELECT unnest(range(100)) AS n)"
+    response = client.post("/sql", json={"sql": statement}, headers=auth(tokens["analyst"]))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["truncated"] is True and 0 < body["row_count"] < 100
+    assert len(response.content) <= 70 * 2**20  # the 64 MiB bound, and the JSON around it
+
+
+def test_a_long_unauthenticated_path_is_audited_in_part(client, api_lake: Lakehouse) -> None:
+    path = "/kpis/" + "x" * 60_000
+    assert client.get(path).status_code in (401, 404, 422)
+    action = api_lake.audit(1)[-1]["action"]
+    assert action.startswith("GET /kpis/xxx") and len(action) < 400 and "60,006 characters" in action
+
+
+def test_the_sandbox_pool_is_bounded_whatever_the_limits() -> None:
+    from insightflow.query.sandbox import Limits, SandboxPool
+
+    pool = SandboxPool(max_idle=4)
+    connections = [(pool.acquire(Limits(max_rows=n)), Limits(max_rows=n)) for n in range(1, 21)]
+    for con, limits in connections:
+        pool.release(con, limits, [], reusable=True)
+    assert pool.idle == 4
+    again = pool.acquire(Limits(max_rows=12345))  # rows are per query: an idle connection serves it
+    assert pool.idle == 3
+    pool.release(again, Limits(), [], reusable=True)
+
+
+def test_identical_requests_in_flight_are_computed_once(api_lake: Lakehouse, monkeypatch) -> None:
+    import threading
+    import time
+
+    from insightflow.query import QueryService, service
+
+    calls = []
+    real = service.run_kpi
+
+    def slow(*args, **kwargs):  # noqa: ANN002, ANN003
+        calls.append(1)
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "run_kpi", slow)
+    queries = QueryService(api_lake.catalog)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(queries.kpi("on_time_by_mode"))) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(answers) == 20
+    assert all(a.rows == answers[0].rows for a in answers)

@@ -6,6 +6,7 @@ Errors are JSON ``{"detail": …}``: 401 no or unknown token, 403 role too low, 
 argument, 408 query timeout, 404 unknown KPI or run; never a traceback.
 """
 
+import dataclasses
 import datetime as dt
 import decimal
 import enum
@@ -29,6 +30,8 @@ from insightflow.query.errors import AccessDenied
 
 KpiName = enum.Enum("KpiName", {name: name for name in CATALOGUE}, type=str)
 _ANONYMOUS = Principal("anonymous", "none")
+#: Characters of a request's path written to the audit log (an unauthenticated client chooses it).
+AUDITED_PATH = 300
 _bearer = HTTPBearer(auto_error=False, description="A token from `insightflow token add`.")
 
 
@@ -80,7 +83,7 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
         route = getattr(request.scope.get("route"), "path", "other")
         metrics.observe(request.method, route, response.status_code, seconds)
         who = getattr(request.state, "principal", _ANONYMOUS)
-        audit.append(who=who.name, role=who.role, action=f"{request.method} {request.url.path}",
+        audit.append(who=who.name, role=who.role, action=f"{request.method} {_capped(request.url.path)}",
                      outcome=_outcome(response.status_code), seconds=seconds, status=response.status_code)
         return response
 
@@ -132,7 +135,7 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
 
     @app.post("/sql", summary="One sandboxed read-only statement (analyst)")
     def sql(request: SqlRequest, principal: Annotated[Principal, Depends(caller("analyst"))]) -> dict:
-        bounded = Limits(request.max_rows, limits.timeout_seconds, limits.memory_limit, limits.threads)
+        bounded = dataclasses.replace(limits, max_rows=request.max_rows)
         return _answer(lake.query(request.sql, request.as_of, principal=principal, limits=bounded))
 
     @app.post("/runs", status_code=202, summary="Start a pipeline run (admin)")
@@ -188,6 +191,10 @@ def _json(value: object) -> object:
     if value is None or isinstance(value, bool | int | str):
         return value
     return str(value)
+
+
+def _capped(path: str) -> str:
+    return path if len(path) <= AUDITED_PATH else f"{path[:AUDITED_PATH]}… ({len(path):,} characters)"
 
 
 def _outcome(status: int) -> str:

@@ -7,7 +7,7 @@ from insightflow.query.reader import LakeReader, QueryResult
 from insightflow.query.sandbox import Limits
 
 # Catalogue KPIs return a few hundred rows at most; the bound is there for safety.
-_KPI_LIMITS = Limits(max_rows=100_000, timeout_seconds=60.0)
+_KPI_LIMITS = Limits(max_rows=100_000, timeout_seconds=60.0, max_bytes=2**62)
 
 KPI_KEYS = (
     "products_ordered",

@@ -32,7 +32,7 @@ from insightflow.query.sandbox import (
 from insightflow.quoting import ident, table_ident
 
 # Internal queries (KPIs, quarantine) are trusted SQL but still run in the sandbox, unbounded.
-_TRUSTED = Limits(max_rows=10_000_000, timeout_seconds=300.0, memory_limit="8GB")
+_TRUSTED = Limits(max_rows=10_000_000, timeout_seconds=300.0, memory_limit="8GB", max_bytes=2**62)
 
 
 @dataclass
@@ -131,7 +131,7 @@ class LakeReader:
         for run in runs:
             if run.run_id == as_of:
                 return dict(run.snapshots)
-        if as_of.isdigit():
+        if _is_snapshot_id(as_of):
             pinned = {}
             for name in self.catalog.table_names():
                 if any(s.snapshot_id == int(as_of) for s in self.catalog.snapshots(name)):
@@ -143,13 +143,17 @@ class LakeReader:
         return {}
 
     def _is_run_or_snapshot(self, as_of: str) -> bool:
-        return as_of.isdigit() or any(r.run_id == as_of for r in self.catalog.runs())
+        return _is_snapshot_id(as_of) or any(r.run_id == as_of for r in self.catalog.runs())
 
     def _snapshot_at(self, name: str, when: datetime) -> int | None:
         before = [s for s in self.catalog.snapshots(name) if s.committed_at <= when]
         if not before:
             raise LakeError(f"table {name} did not exist yet at {when.isoformat()}")
         return before[-1].snapshot_id
+
+
+def _is_snapshot_id(as_of: str) -> bool:
+    return as_of.isascii() and as_of.isdigit()  # not "²", which str.isdigit() takes for a digit
 
 
 def referenced_tables(sql: str) -> list[str]:
@@ -163,6 +167,8 @@ def _referenced_tables(sql: str) -> tuple[str, ...]:
         statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
     except sqlglot.errors.ParseError as error:
         raise QueryError(f"cannot parse the SQL: {str(error).splitlines()[0]}") from None
+    except RecursionError:
+        raise QueryError("the SQL is nested too deeply (parentheses or subqueries)") from None
     names = set()
     for statement in statements:
         ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}

@@ -47,6 +47,14 @@ class Limits:
     timeout_seconds: float = 30.0
     memory_limit: str = "2GB"
     threads: int = 2
+    #: An answer's size in Arrow bytes: beyond it the rows are cut as beyond ``max_rows`` (a few
+    #: rows of huge strings must not take the server's memory when they are serialized).
+    max_bytes: int = 64 * 2**20
+
+    @property
+    def connection_key(self) -> tuple[str, int]:
+        """What a sandbox connection is configured with (rows, time and bytes are per query)."""
+        return self.memory_limit, self.threads
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,13 @@ class CheckedStatement:
 
 def check_statement(sql: str, catalog_tables: set[str]) -> CheckedStatement:
     """Accept one read-only statement over ``catalog_tables`` or raise ``QueryRefused`` saying why."""
+    try:
+        return _check_statement(sql, catalog_tables)
+    except RecursionError:  # sqlglot parses and prints recursively
+        raise QueryRefused("the SQL is nested too deeply (parentheses or subqueries)") from None
+
+
+def _check_statement(sql: str, catalog_tables: set[str]) -> CheckedStatement:
     prefix, body = _explain_prefix(sql)
     try:
         statements = [s for s in sqlglot.parse(body, dialect="duckdb") if s is not None]
@@ -80,6 +95,7 @@ def check_statement(sql: str, catalog_tables: set[str]) -> CheckedStatement:
             raise QueryRefused(f"{_statement_kind(node, body)} is not allowed inside a query")
         if isinstance(node, exp.Func) and _function_name(node) in _FUNCTIONS:
             raise QueryRefused(f"function {_function_name(node)}() is not allowed")
+        _refuse_table_function(node)
     tables = _catalog_tables(statement, catalog_tables)
     text = statement.sql(dialect="duckdb")
     return CheckedStatement(f"{prefix} {text}" if prefix else text, tables, bounded=not prefix and
@@ -90,19 +106,24 @@ class SandboxPool:
     """Idle sandbox databases for reuse: opening a DuckDB database costs tens of milliseconds.
 
     A connection is handed to one query at a time; ``release`` drops what the query registered.
-    One that was interrupted or failed is closed rather than reused.
+    One that was interrupted or failed is closed rather than reused. At most ``max_idle``
+    connections are kept in all, whatever the limits of the queries (the oldest is closed first).
     """
 
     def __init__(self, max_idle: int = 8) -> None:
         self.max_idle = max_idle
-        self._idle: dict[Limits, list[duckdb.DuckDBPyConnection]] = {}
+        self._idle: list[tuple[tuple[str, int], duckdb.DuckDBPyConnection]] = []
         self._lock = threading.Lock()
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     def acquire(self, limits: Limits) -> duckdb.DuckDBPyConnection:
         with self._lock:
-            idle = self._idle.get(limits)
-            if idle:
-                return idle.pop()
+            for index in range(len(self._idle) - 1, -1, -1):
+                if self._idle[index][0] == limits.connection_key:
+                    return self._idle.pop(index)[1]
         return sandbox_connection(limits)
 
     def release(self, con: duckdb.DuckDBPyConnection, limits: Limits, views: list[tuple[str, str]],
@@ -115,12 +136,16 @@ class SandboxPool:
                     con.unregister(registered)
             except duckdb.Error:
                 reusable = False
+        evicted = []
         with self._lock:
-            idle = self._idle.setdefault(limits, [])
-            if reusable and len(idle) < self.max_idle:
-                idle.append(con)
-                return
-        con.close()
+            if reusable and self.max_idle > 0:
+                self._idle.append((limits.connection_key, con))
+                while len(self._idle) > self.max_idle:
+                    evicted.append(self._idle.pop(0)[1])
+            else:
+                evicted.append(con)
+        for old in evicted:
+            old.close()
 
 
 def sandbox_connection(limits: Limits) -> duckdb.DuckDBPyConnection:
@@ -160,7 +185,23 @@ def run_statement(
     finally:
         timer.cancel()
     truncated = result.num_rows > limits.max_rows
-    return (result.slice(0, limits.max_rows) if truncated else result), truncated
+    if truncated:
+        result = result.slice(0, limits.max_rows)
+    if result.nbytes > limits.max_bytes:
+        result, truncated = result.slice(0, _rows_within(result, limits.max_bytes)), True
+    return result, truncated
+
+
+def _rows_within(table: pa.Table, max_bytes: int) -> int:
+    """The most leading rows of ``table`` whose Arrow size is at most ``max_bytes``."""
+    low, high = 0, table.num_rows  # table.slice(0, low) fits, slice(0, high + 1) does not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if table.slice(0, middle).nbytes <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @lru_cache(maxsize=256)
@@ -187,6 +228,18 @@ def _explain_prefix(sql: str) -> tuple[str, str]:
     if not rest.strip():
         raise QueryRefused("EXPLAIN needs a query to explain")
     return ("EXPLAIN ANALYZE" if analyze else "EXPLAIN"), rest
+
+
+def _refuse_table_function(node: exp.Expression) -> None:
+    """Refuse a function in a table's place (FROM, JOIN, LATERAL) other than UNNEST: the rows of a
+    query come from the catalog's tables, subqueries and arrays, never from what a function makes
+    (``duckdb_settings()``, ``query(…)``, ``range(3e9)``)."""
+    source = node.this if isinstance(node, exp.From | exp.Join | exp.Lateral) else None
+    if isinstance(source, exp.Lateral):
+        return  # checked as its own node
+    if isinstance(source, exp.Func) and not isinstance(source, exp.Unnest):
+        raise QueryRefused(f"table function {_function_name(source)}() is not allowed: query the catalog "
+                           "tables (`insightflow tables` lists them)")
 
 
 def _catalog_tables(statement: exp.Expression, catalog_tables: set[str]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 
 from insightflow.lake import LakeCatalog
 from insightflow.query.access import Principal, local_user
@@ -33,6 +34,7 @@ class QueryService:
         self.limits = limits or Limits()
         self.audit = AuditLog(catalog.layout)
         self._answers: OrderedDict[tuple, object] = OrderedDict()
+        self._flights: dict[tuple, Future] = {}
         self._lock = threading.Lock()
 
     def reader(self, as_of: str | None = None) -> LakeReader:
@@ -60,17 +62,32 @@ class QueryService:
             ("summary-figures", filters, as_of), lambda: kpi_summary(self.reader(as_of), filters)))
 
     def _remembered(self, key: tuple, compute):
-        """A KPI answer, reused until the catalog changes: the same snapshots give the same figures."""
+        """A KPI answer, reused until the catalog changes: the same snapshots give the same figures.
+        Identical requests that arrive while it is computed wait for that one computation."""
         key = (*key, self.state.version())
         with self._lock:
             if key in self._answers:
                 self._answers.move_to_end(key)
                 return _copy(self._answers[key])
-        answer = compute()
+            flight = self._flights.get(key)
+            first = flight is None
+            if first:
+                flight = self._flights[key] = Future()
+        if not first:
+            return _copy(flight.result())
+        try:
+            answer = compute()
+        except BaseException as error:
+            flight.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
         with self._lock:
             self._answers[key] = answer
             while len(self._answers) > 512:
                 self._answers.popitem(last=False)
+        flight.set_result(answer)
         return _copy(answer)
 
     def _audited(self, who: Principal, action: str, as_of: str | None, work):
