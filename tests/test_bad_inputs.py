@@ -75,6 +75,22 @@ CASES: dict[str, Case] = {
         _customers([r + ["gold"] for r in CUSTOMERS], HEADER + ["LOYALTY_TIER"]),
         check=_sql_value("SELECT count(DISTINCT loyalty_tier) FROM raw.customers", 1),
     ),
+    "a column twice in the header, in another case": Case(
+        _customers([r + [f"{r[1]}x"] for r in CUSTOMERS], HEADER + ["customer_fname"]),
+        ("CustomerDetails.csv", "duplicated column CUSTOMER_FNAME and customer_fname"),
+    ),
+    "a column that a published figure needs missing": Case(
+        lambda d: _write(d, "OrderDetails.csv", BOM + csv_text(
+            "orders", [r[:6] + r[7:] for r in ORDERS],
+            [h for h in csv_text("orders", []).strip().split(",") if h != "PROFIT_RATIO"]).encode()),
+        ("OrderDetails.csv", "PROFIT_RATIO is missing", "net profit"),
+    ),
+    "a NUL byte inside a value": Case(
+        lambda d: _write(d, "ProductDetails.csv", BOM + csv_text(
+            "products", [[PRODUCTS[0][0], "Smart\x00watch", *PRODUCTS[0][2:]], *PRODUCTS[1:]]).encode()),
+        quarantined=(("curated.product_dim", 2, "invalid_value"),),
+        check=_sql_value("SELECT count(*) FROM curated.product_dim WHERE contains(product_name, chr(0))", 0),
+    ),
     "optional column missing": Case(
         _customers([r[:4] + r[5:] for r in CUSTOMERS], HEADER[:4] + HEADER[5:]),
         check=_sql_value("SELECT count(*) FROM curated.customer_dim WHERE customer_city IS NULL", len(CUSTOMERS)),

@@ -32,6 +32,9 @@ class ColumnContract:
     type: str
     required: bool = False
     format: str | None = None
+    #: The published figures computed from this column: a file without it is refused (a figure
+    #: would read 0 otherwise), though a row may leave it blank.
+    feeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def load_contracts() -> dict[str, SourceContract]:
     text = resources.files("insightflow.contracts").joinpath("sources.yaml").read_text("utf-8")
     contracts = {}
     for source, spec in yaml.safe_load(text).items():
-        columns = tuple(ColumnContract(**c) for c in spec["columns"])
+        columns = tuple(ColumnContract(**{**c, "feeds": tuple(c.get("feeds", ()))}) for c in spec["columns"])
         for column in columns:
             if column.type not in SUPPORTED_TYPES:
                 raise ValueError(f"sources.yaml: {source}.{column.name} has type {column.type}")

@@ -131,14 +131,23 @@ def crawl_file(path: Path, *, count_records: bool = True) -> FileReport:
         return FileReport(path, "unknown", sniffed=sniffed, problem="matches no source contract; skipped")
     report = FileReport(path, "ok", contract=contract, sniffed=sniffed)
     present = {h.strip().upper() for h in sniffed.header}
-    duplicated = sorted({h for h in sniffed.header if sniffed.header.count(h) > 1})
+    folded = [h.strip().upper() for h in sniffed.header]
+    duplicated = sorted({f for f in folded if folded.count(f) > 1})
     missing_required = [h for h in contract.required_headers if h.upper() not in present]
+    missing_figures = [c for c in contract.columns if c.feeds and c.source.upper() not in present]
     if duplicated:
-        report.status, report.problem = "rejected", f"duplicated column {duplicated[0]} in the header"
+        spellings = [h for h, f in zip(sniffed.header, folded, strict=True) if f == duplicated[0]]
+        both = " and ".join(dict.fromkeys(spellings)) if len(set(spellings)) > 1 else spellings[0]
+        report.status, report.problem = "rejected", f"duplicated column {both} in the header"
     elif missing_required:
         hint = _delimiter_hint(sniffed)
         report.status = "rejected"
         report.problem = f"required column {missing_required[0]} is missing from the header{hint}"
+    elif missing_figures:
+        column = missing_figures[0]
+        report.status = "rejected"
+        report.problem = (f"column {column.source} is missing from the header: {', '.join(column.feeds)} "
+                          "cannot be computed without it (and would read 0); export it too")
     elif sniffed.records == 0:
         report.status, report.problem = "rejected", "has a header but no data rows"
     report.extra_columns = [h for h in sniffed.header if contract.column(h) is None]

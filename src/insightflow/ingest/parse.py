@@ -84,7 +84,7 @@ def write_typed(
                 con.execute("SET preserve_insertion_order = false")
                 con.execute(
                     f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, rowid + 2 AS _source_line, "
-                    f"CAST(NULL AS VARCHAR) AS _invalid FROM records) "
+                    f"{_invalid_json(_nul_checks(matched))} AS _invalid FROM records) "
                     f"TO {literal(str(valid_file))} {PARQUET}"
                 )
                 con.execute("DROP TABLE records")
@@ -195,6 +195,21 @@ def lenient_cast(raw: str, spec: ColumnContract) -> str:
     return f"TRY_CAST({raw} AS {spec.type})"
 
 
+def _nul_checks(matched: dict[str, ColumnContract]) -> list[tuple[str, str]]:
+    """(condition, JSON member) per text column: a NUL byte in a value makes the value invalid (the
+    row is quarantined as ``invalid_value`` with it), rather than being stored as it is."""
+    return [(f"contains({ident(column)}, chr(0))", f"{literal(json.dumps(spec.name) + ':')} || to_json({ident(column)})")
+            for column, spec in matched.items() if spec.type == "VARCHAR"]
+
+
+def _invalid_json(failed: list[tuple[str, str]]) -> str:
+    """The ``_invalid`` value: a JSON object of the values that ``failed`` (NULL when none did)."""
+    if not failed:
+        return "CAST(NULL AS VARCHAR)"
+    members = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in failed)
+    return f"CASE WHEN {' OR '.join(c for c, _ in failed)} THEN '{{' || concat_ws(',', {members}) || '}}' END"
+
+
 def _renumber(con: duckdb.DuckDBPyConnection, storage: LakeStorage, valid_file: str, refused_lines: list[int]) -> str:
     """Give the valid records their true lines, now that the refused lines between them are known.
 
@@ -250,10 +265,7 @@ def _write_refused(
             condition = f"({lenient_cast(ident(column), spec)} IS NULL AND TRIM({ident(column)}) <> '')"
             member = f"{literal(json.dumps(spec.name) + ':')} || to_json({ident(column)})"
             failed.append((condition, member))
-    invalid = "CAST(NULL AS VARCHAR)"
-    if failed:
-        members = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in failed)
-        invalid = f"CASE WHEN {' OR '.join(c for c, _ in failed)} THEN '{{' || concat_ws(',', {members}) || '}}' END"
+    invalid = _invalid_json(failed + _nul_checks(matched))
     con.execute(
         f"COPY (SELECT {', '.join(projections + _lineage(lineage))}, _source_line, "
         f"coalesce(_malformed, {invalid}) AS _invalid FROM refused_records) TO {literal(str(target))} {PARQUET}"
