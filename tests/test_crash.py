@@ -139,3 +139,30 @@ def test_transient_catalog_errors_are_retried_and_permanent_ones_are_not(
         lake.run(write_export(tmp_path / "export2", {"orders": ORDERS[:3]}))
     # a permanent error is not retried: one attempt at raw.orders (and one at recording the failure)
     assert calls == ["raw.orders", "ops.runs"]
+
+
+def test_a_landing_copy_changed_after_a_crash_is_not_ingested(tmp_path: Path,
+                                                              exports: tuple[Path, Path, Path, dict]) -> None:
+    template, _, changed, after_clean_run = exports
+    shutil.copytree(template, tmp_path / "lake")
+    lake = Lakehouse(tmp_path / "lake")
+    killed = subprocess.run(  # landed, not yet in the raw tables
+        [sys.executable, "-m", "insightflow.cli", "run", "--source", str(changed), "--lake", str(lake.layout.root)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "INSIGHTFLOW_KILL_AT": "ingest:raw.customers"},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    storage = lake.catalog.storage
+    tampered = 0
+    for copy in storage.list(storage.landing, ".csv"):
+        path = Path(copy)
+        text = path.read_bytes()
+        if b"Smart watch 2" in text or b"Corporate" in text:
+            path.chmod(0o644)
+            path.write_bytes(text.replace(b"Smart watch 2", b"Tampered").replace(b",Corporate,", b",Tampered,"))
+            tampered += 1
+    assert tampered
+    recovered = Lakehouse(lake.layout.root)
+    assert recovered.run(changed).status == "success"
+    assert recovered.kpis() == after_clean_run
+    assert not recovered.sql("SELECT * FROM raw.products WHERE product_name = 'Tampered'")[1]
+    assert not recovered.sql("SELECT * FROM raw.customers WHERE customer_segment = 'Tampered'")[1]

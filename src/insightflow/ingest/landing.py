@@ -70,10 +70,9 @@ def land(storage: LakeStorage, path: Path, quote: str = '"') -> Landed:
     sha256 = digest.hexdigest()
     landed = f"{storage.landing}/{sha256}.csv"
     new = not storage.exists(landed)
-    if new:
-        storage.move(temporary, landed)
-        if not storage.remote:
-            os.chmod(landed, 0o444)
-    else:
-        storage.delete(temporary)
+    # The copy just written holds the bytes just hashed: it replaces one landed before, which may
+    # have been changed since (by hand, or bit rot) and would be ingested under this hash.
+    storage.move(temporary, landed)
+    if not storage.remote:
+        os.chmod(landed, 0o444)
     return Landed(landed, sha256, quoted, new, max(counter.lines, 1) - 1, (status.st_size, status.st_mtime_ns))
