@@ -166,3 +166,47 @@ def test_a_landing_copy_changed_after_a_crash_is_not_ingested(tmp_path: Path,
     assert recovered.kpis() == after_clean_run
     assert not recovered.sql("SELECT * FROM raw.products WHERE product_name = 'Tampered'")[1]
     assert not recovered.sql("SELECT * FROM raw.customers WHERE customer_segment = 'Tampered'")[1]
+
+
+def _data_files(lake: Lakehouse) -> set[str]:
+    return {f for name in lake.catalog.table_names() for f in lake.catalog.resolve(name).files}
+
+
+def test_a_copied_lake_is_its_own_and_its_cleanup_never_touches_the_original(
+        tmp_path: Path, exports: tuple[Path, Path, Path, dict]) -> None:
+    template, _, changed, after_clean_run = exports
+    original = tmp_path / "original"
+    shutil.copytree(template, original)
+    before = Lakehouse(original).kpis()
+    copy = tmp_path / "backup"
+    subprocess.run(["cp", "-a", str(original), str(copy)], check=True)  # a backup, as users make them
+    assert Lakehouse(original).run(changed).status == "success"  # the original moves on
+    killed = subprocess.run(
+        [sys.executable, "-m", "insightflow.cli", "run", "--source", str(changed), "--lake", str(copy)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "INSIGHTFLOW_KILL_AT": "publish:marts.fact_sales"},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert "was copied or moved from" in killed.stderr
+    backup = Lakehouse(copy)
+    assert backup.kpis() == before
+    assert backup.run(changed).status == "success"  # its cleanup ran: the original is intact
+    assert backup.kpis() == after_clean_run
+    assert all(f.startswith(str(copy)) for f in _data_files(backup))
+    kept = Lakehouse(original)
+    assert kept.kpis() == after_clean_run and [r.status for r in kept.history()] == ["success", "success"]
+    assert all(f.startswith(str(original)) and Path(f).exists() for f in _data_files(kept))
+
+
+def test_a_moved_lake_works_where_it_is(tmp_path: Path, exports: tuple[Path, Path, Path, dict]) -> None:
+    template, _, changed, after_clean_run = exports
+    first = tmp_path / "here"
+    shutil.copytree(template, first)
+    published = Lakehouse(first).kpis()
+    moved = tmp_path / "elsewhere" / "lake"
+    moved.parent.mkdir()
+    first.rename(moved)
+    lake = Lakehouse(moved)
+    assert lake.kpis() == published
+    assert lake.snapshots("marts.fact_sales") and lake.sql("SELECT count(*) FROM raw.orders")[1][0][0] > 0
+    assert lake.run(changed).status == "success" and lake.kpis() == after_clean_run
+    assert all(f.startswith(str(moved)) for f in _data_files(lake))

@@ -13,11 +13,13 @@ files are in the lake's warehouse (``insightflow.lake.storage``): the lake folde
 from __future__ import annotations
 
 import errno
+import fcntl
 import importlib
 import logging
 import os
 import posixpath
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -233,8 +235,27 @@ class LakeCatalog:
 
         if not settings.catalog_uri:
             self.layout.root.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
+            if not self.storage.remote:
+                self._follow_a_move()
         uri = settings.catalog_uri or f"sqlite:///{self.layout.catalog_db}"
         return SqlCatalog("insightflow", uri=uri, warehouse=self.storage.uri(self.storage.warehouse), **properties)
+
+    def _follow_a_move(self) -> None:
+        """Point the tables of a lake folder that was copied or moved at their new place
+        (``insightflow.lake.relocate``), once, before anything reads them."""
+        from insightflow.lake.relocate import moved_from, relocate
+
+        warehouse = Path(self.storage.warehouse)
+        if moved_from(self.layout.catalog_db, warehouse) is None:
+            return
+        with open(self.layout.root / ".relocate.lock", "a+") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)  # two processes opening the moved lake take turns
+            old = moved_from(self.layout.catalog_db, warehouse)
+            if old is not None:
+                count = relocate(self.layout.catalog_db, warehouse, old)
+                sys.stderr.write(f"insightflow: the lake at {self.layout.root} was copied or moved from "
+                                 f"{old.removeprefix('file://').removesuffix('/warehouse/')}: {count} metadata "
+                                 "files now point at its own folder\n")
 
     def open_in_background(self) -> None:
         """Start opening the catalog (importing PyIceberg, about a second) on a background thread.
@@ -518,8 +539,10 @@ class LakeCatalog:
                     for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
                         referenced.add(self.storage.location(entry.data_file.file_path))
             data_dir = self.storage.location(table.location()).rstrip("/") + "/data"
+            if not _inside(data_dir, self.storage.warehouse):  # never another lake's files
+                continue
             for path in self.storage.list(data_dir, ".parquet"):
-                if path not in referenced:
+                if path not in referenced and _inside(path, self.storage.warehouse):
                     self.storage.delete(path)
                     removed += 1
         return removed
@@ -550,6 +573,14 @@ _TABLE_PROPERTIES = {
     "commit.manifest-merge.enabled": "true",
     "commit.manifest.min-count-to-merge": "16",
 }
+
+
+def _inside(location: str, warehouse: str) -> bool:
+    """Whether ``location`` is under ``warehouse`` (both as ``LakeStorage`` spells locations)."""
+    root = warehouse.rstrip("/") + "/"
+    if "://" in warehouse:
+        return location.startswith(root)
+    return os.path.realpath(location).startswith(os.path.realpath(root.rstrip("/")) + os.sep)
 
 
 def _referenced(table: Table, snapshots: Iterable, known: set[str] = frozenset()) -> set[str]:
