@@ -486,6 +486,17 @@ def token_add(
     sys.stdout.write(token + "\n")
 
 
+@app.command()
+def repair(
+    from_backup: Annotated[bool, typer.Option("--from-backup", help="Put back the copy the last published run left (catalog.db.bak).")] = False,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Make a missing, emptied or corrupt catalog work again: every table registered from its newest metadata."""
+    done, tables = _lake(lake).repair(from_backup=from_backup)
+    _OUT.print(done + (f": {', '.join(tables)}" if tables else ""))
+
+
 bi_app = typer.Typer(help="The serving database for BI tools (PostgreSQL protocol: [bi] url, $INSIGHTFLOW_BI_URL).",
                      no_args_is_help=True)
 app.add_typer(bi_app, name="bi")

@@ -150,6 +150,17 @@ class Lakehouse:
         generate(self.layout.inbox, scale=scale, seed=seed)
         return self.layout.inbox
 
+    def repair(self, *, from_backup: bool = False) -> tuple[str, list[str]]:
+        """Make the lake folder's catalog work again: a new one with every table registered from its
+        newest metadata file (``from_backup``: the copy the last published run left); (what was
+        done, the tables). The broken catalog is kept beside it."""
+        from insightflow.lake.repair import repair
+
+        if not self.catalog.local or self.catalog.storage.remote:
+            raise UsageError("repair works on a lake folder's own catalog; a shared catalog is its server's to restore")
+        with self.catalog.lock(self.lock_timeout):
+            return repair(self.layout.catalog_db, Path(self.catalog.storage.warehouse), from_backup=from_backup)
+
     # --- serving BI tools ---------------------------------------------------------------------
 
     def bi_sync(self, *, full: bool = False) -> SyncResult:
@@ -337,6 +348,7 @@ class Lakehouse:
             staging = f"{self.catalog.storage.staging}/{run_id}"
             record_run(self.catalog, record, staging)
             self.catalog.storage.delete_tree(staging)
+            self.catalog.backup()
             settings = Settings.load(self.layout.root)
             if settings.bi_url:  # the rollback republishes: so does the BI database
                 from insightflow.bi.sync import sync_retrying

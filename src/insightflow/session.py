@@ -145,6 +145,7 @@ class RunSession:
     def open(self, lock_timeout: float | None = None) -> Self:
         """Take the lake's lock and clean what a crashed run left behind."""
         timeout = self.lock_timeout if lock_timeout is None else lock_timeout
+        self.catalog.check()  # a lost catalog is refused before anything is written or recorded
         self._stack.enter_context(self.catalog.lock(timeout))
         self._locked = True
         self.catalog.clean_staging()
@@ -392,6 +393,7 @@ class RunSession:
         else:
             self.record.checks = [check_record(c) for o in self.outcomes.values() for c in o.checks]
             self._write_record(required=True)
+            self.catalog.backup()
 
     def _write_record(self, *, required: bool) -> None:
         """Append to ``ops.runs`` (for a successful run: the publish point) and ``ops.run_history``."""

@@ -37,6 +37,7 @@ from insightflow.errors import LakeError, TableNotFound, UsageError
 from insightflow.lake.layout import LakeLayout
 from insightflow.lake.lease import LeaseLock
 from insightflow.lake.lock import lake_lock
+from insightflow.lake.repair import backup, check_catalog
 from insightflow.lake.storage import LakeStorage, S3Options
 
 RUNS = "ops.runs"  # the run registry (insightflow.lake.runs), what readers follow
@@ -199,8 +200,24 @@ class LakeCatalog:
     def initialized(self) -> bool:
         """Whether the lake holds anything yet (a run or a load was recorded in its catalog)."""
         if self.local:
-            return self.layout.catalog_db.exists()
+            if self.layout.catalog_db.exists():
+                return True
+            if not self.storage.remote:  # no catalog: a new lake, unless the warehouse holds tables
+                check_catalog(self.layout.catalog_db, Path(self.storage.warehouse))
+            return False
         return bool(self._catalog.list_namespaces())
+
+    def check(self) -> None:
+        """Refuse a lake folder whose own catalog is missing, empty or corrupt while its warehouse
+        holds tables (``insightflow.lake.repair``): before a run changes anything."""
+        if self.local and not self.storage.remote:
+            check_catalog(self.layout.catalog_db, Path(self.storage.warehouse))
+
+    def backup(self) -> None:
+        """Keep a consistent copy of the lake folder's own catalog (after a published run); a
+        shared catalog is backed up by its own server."""
+        if self.local:
+            backup(self.layout.catalog_db)
 
     @property
     def _catalog(self):  # noqa: ANN202 - a pyiceberg catalog, imported on first use
@@ -236,6 +253,7 @@ class LakeCatalog:
         if not settings.catalog_uri:
             self.layout.root.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
             if not self.storage.remote:
+                check_catalog(self.layout.catalog_db, Path(self.storage.warehouse))
                 self._follow_a_move()
         uri = settings.catalog_uri or f"sqlite:///{self.layout.catalog_db}"
         return SqlCatalog("insightflow", uri=uri, warehouse=self.storage.uri(self.storage.warehouse), **properties)

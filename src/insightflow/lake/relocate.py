@@ -34,9 +34,27 @@ def moved_from(catalog_db: Path, warehouse: Path) -> str | None:
             return None
     for location in locations:
         if location and not location.startswith(here):
-            marker = location.find("/warehouse/")
-            return location[: marker + len("/warehouse/")] if marker >= 0 else None
+            return _warehouse_of(location)
+    if locations and locations[0]:  # pointers here (a repaired catalog): is what they point at?
+        try:
+            with _path(locations[0]).open(encoding="utf-8") as handle:
+                table_location = json.load(handle).get("location", "")
+        except (OSError, ValueError):
+            return None
+        if table_location and not table_location.startswith(here):
+            return _warehouse_of(table_location + "/")
     return None
+
+
+def _warehouse_of(location: str) -> str | None:
+    marker = location.find("/warehouse/")
+    return location[: marker + len("/warehouse/")] if marker >= 0 else None
+
+
+def _path(uri: str) -> Path:
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(uri).path))
 
 
 def relocate(catalog_db: Path, warehouse: Path, old: str) -> int:
