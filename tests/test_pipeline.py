@@ -139,3 +139,26 @@ def test_a_run_that_cannot_get_the_lock_is_refused_clearly(lake: Lakehouse, smal
     impatient = Lakehouse(lake.layout.root, lock_timeout=0.2)
     with lake_lock(lake.layout), pytest.raises(LakeBusyError, match="busy"):
         impatient.run(small_export)
+
+
+def test_a_run_that_waited_for_the_lock_publishes_after_the_one_it_waited_for(tmp_path: Path,
+                                                                              small_export: Path) -> None:
+    from insightflow.lake import last_published
+    from insightflow.session import RunSession
+    from insightflow.transform.models import stage_models
+
+    changed = write_export(tmp_path / "changed", {"orders": [[*ORDERS[0][:3], "7", *ORDERS[0][4:]], *ORDERS[1:]]})
+    lake = Lakehouse(tmp_path / "lake")
+    waiting = RunSession(lake.catalog, changed)  # made first (it would have waited for the lock) ...
+    lake.run(small_export)  # ... while another run held the lake and published
+    with waiting:
+        waiting.ingest()
+        for model in stage_models("all"):
+            waiting.build(model)
+        waiting.publish()
+    runs = Lakehouse(lake.layout.root).history()
+    assert last_published(runs).run_id == waiting.run_id
+    expected = Lakehouse(tmp_path / "in-turn")
+    expected.run(small_export)
+    expected.run(changed)
+    assert Lakehouse(lake.layout.root).kpis() == expected.kpis()

@@ -148,6 +148,9 @@ class RunSession:
         self.catalog.check()  # a lost catalog is refused before anything is written or recorded
         self._stack.enter_context(self.catalog.lock(timeout))
         self._locked = True
+        # The run starts when it holds the lock: runs are ordered by their start (``list_runs``),
+        # and a run that waited for another must come after it, as its publish does.
+        self.record.started_at = self.record.finished_at = datetime.now(UTC)
         self.catalog.clean_staging()
         # PyIceberg takes ~1 s to import: it loads while the run crawls, lands and parses.
         self.catalog.open_in_background()
