@@ -487,6 +487,29 @@ def token_add(
 
 
 @app.command()
+def verify(
+    format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Check every published data file and landing copy against its checksum; exit 1 on a problem."""
+    report = _lake(lake).verify()
+    if format is TableFormat.json:
+        _json(report.__dict__)
+    else:
+        if report.problems:
+            table = Table("table", "file", "problem")
+            for problem in report.problems:
+                table.add_row(problem["table"], problem["file"], problem["problem"])
+            _OUT.print(table)
+        unrecorded = f" ({report.unrecorded:,} written before checksums: size and footer only)" if report.unrecorded else ""
+        _OUT.print(f"{report.files:,} data files ({report.bytes / 1e6:,.1f} MB){unrecorded} and {report.landing:,} "
+                   f"landing copies read: {len(report.problems)} problems")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
 def repair(
     from_backup: Annotated[bool, typer.Option("--from-backup", help="Put back the copy the last published run left (catalog.db.bak).")] = False,
     lake: LakeOption = None,

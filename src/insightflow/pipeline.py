@@ -35,6 +35,7 @@ from insightflow.transform.models import STAGES, stage_models
 
 if TYPE_CHECKING:  # the query layer (pyarrow.compute, numpy) is imported when a read needs it
     from insightflow.bi import ServingStatus, SyncResult
+    from insightflow.lake.checksums import Verification
     from insightflow.query import (
         KpiFilters,
         LakeReader,
@@ -149,6 +150,25 @@ class Lakehouse:
         self.layout.create()
         generate(self.layout.inbox, scale=scale, seed=seed)
         return self.layout.inbox
+
+    def verify(self) -> Verification:
+        """Read every data file of the published and current snapshots and every landing copy again;
+        report each that is missing, unreadable or changed since it was written (its CRC-32)."""
+        from insightflow.lake.checksums import Verification, verify_files, verify_landing
+
+        self._require_published()
+        published = last_published(list_runs(self.catalog))
+        tables: dict[str, tuple[str, ...]] = {}
+        for name in self.catalog.table_names():
+            files = set(self.catalog.resolve(name).files)
+            snapshot = published.snapshots.get(name) if published else None
+            if snapshot is not None:
+                files |= set(self.catalog.resolve(name, snapshot).files)
+            tables[name] = tuple(sorted(files))
+        report = Verification()
+        verify_files(self.catalog.storage, tables, report)
+        verify_landing(self.catalog.storage, report)
+        return report
 
     def repair(self, *, from_backup: bool = False) -> tuple[str, list[str]]:
         """Make the lake folder's catalog work again: a new one with every table registered from its

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from insightflow.errors import LakeError, TableNotFound, UsageError
+from insightflow.lake.checksums import SIDECAR, delete_checksum, record_checksum
 from insightflow.lake.layout import LakeLayout
 from insightflow.lake.lease import LeaseLock
 from insightflow.lake.lock import lake_lock
@@ -395,6 +396,7 @@ class LakeCatalog:
         final_paths = []
         for index, staged in enumerate(map(str, staged_files)):
             target = f"{data_dir}/{prefix}-{index:05d}.parquet"
+            record_checksum(storage, staged, target)  # for `insightflow verify`
             storage.move(staged, target)
             final_paths.append(storage.uri(target))
 
@@ -472,6 +474,7 @@ class LakeCatalog:
         table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
         for path in unreferenced:
             self.storage.delete(self.storage.location(path))
+            delete_checksum(self.storage, self.storage.location(path))
 
     def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
         """Make an older snapshot's files current again, as a new overwrite snapshot."""
@@ -562,7 +565,12 @@ class LakeCatalog:
             for path in self.storage.list(data_dir, ".parquet"):
                 if path not in referenced and _inside(path, self.storage.warehouse):
                     self.storage.delete(path)
+                    delete_checksum(self.storage, path)
                     removed += 1
+            if not self.storage.remote:  # checksums of files that were never moved in
+                for sidecar in self.storage.list(data_dir, SIDECAR):
+                    if not Path(sidecar.removesuffix(SIDECAR)).exists() and _inside(sidecar, self.storage.warehouse):
+                        self.storage.delete(sidecar)
         return removed
 
     def _load_or_create(self, name: str, schema: pa.Schema) -> Table:
