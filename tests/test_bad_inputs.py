@@ -129,18 +129,41 @@ CASES: dict[str, Case] = {
     ),
     "UTF-16 with its byte-order mark": Case(
         lambda d: _write(d, "OrderDetails.csv", _text(d, "OrderDetails.csv").encode("utf-16")),
-        ("OrderDetails.csv", "UTF-16"),
+        check=_sql_value("SELECT count(*) FROM marts.fact_sales", len(ORDERS)),
+    ),
+    "UTF-16 without a byte-order mark": Case(
+        lambda d: _write(d, "CustomerDetails.csv", csv_text("customers", [[CUSTOMERS[0][0], "Zoë", *CUSTOMERS[0][2:]],
+                                                                          *CUSTOMERS[1:]]).encode("utf-16-le")),
+        check=_sql_value("SELECT customer_fname FROM curated.customer_dim WHERE customer_id = 1", "Zoë"),
     ),
     "latin-1 bytes": Case(
-        lambda d: _write(d, "CustomerDetails.csv", csv_text("customers", [[*CUSTOMERS[0][:1], "José",
-                                                                             *CUSTOMERS[0][2:]]]).encode("latin-1")),
-        ("CustomerDetails.csv", "not UTF-8", "line 2"),
+        lambda d: _write(d, "CustomerDetails.csv", csv_text("customers", [[*CUSTOMERS[0][:1], "Muñoz",
+                                                                             *CUSTOMERS[0][2:]], *CUSTOMERS[1:]]).encode("latin-1")),
+        check=_sql_value("SELECT customer_fname FROM curated.customer_dim WHERE customer_id = 1", "Muñoz"),
+    ),
+    "Windows-1252 quotes and euro": Case(
+        lambda d: _write(d, "ProductDetails.csv", csv_text("products", [[PRODUCTS[0][0], "O\u2019Neill \u20ac5 watch",
+                                                                         *PRODUCTS[0][2:]], *PRODUCTS[1:]]).encode("cp1252")),
+        check=_sql_value("SELECT product_name FROM curated.product_dim WHERE product_id = 1360", "O\u2019Neill \u20ac5 watch"),
     ),
     "latin-1 byte deep in a large file": Case(
         lambda d: _write(d, "OrderDetails.csv", (d / "OrderDetails.csv").read_bytes() + "".join(
             f"\r\n1,{100 + i},1360,1,0,0,0.1,CASH,CLOSED,10" for i in range(40_000)).encode()
             + "\r\n1,99999,1360,1,0,0,0.1,CA\xe9SH,CLOSED,10".encode("latin-1")),
-        ("OrderDetails.csv", "not UTF-8", "line 40008"),
+        # its byte-order mark says UTF-8: one byte that is not is a corrupt file, not an encoding
+        ("OrderDetails.csv", "cannot be read as utf-8-sig", "byte 0xe9 on line 40008"),
+    ),
+    "cp1252 byte deep in a large file without a byte-order mark": Case(  # past the crawl's 64 KiB sample
+        lambda d: _write(d, "CustomerDetails.csv", csv_text("customers", [
+            *CUSTOMERS, *([str(100 + i), "Ann", "Lee", "Consumer", "Caguas", "PR", "Puerto Rico", "725"]
+                          for i in range(3000))]).encode()
+            + "9999,Mu\xf1oz,Smith,Consumer,Caguas,PR,Puerto Rico,725\r\n".encode("cp1252")),
+        check=_sql_value("SELECT customer_fname FROM curated.customer_dim WHERE customer_id = 9999", "Mu\xf1oz"),
+    ),
+    "UTF-8 and another encoding mixed": Case(
+        lambda d: _write(d, "CustomerDetails.csv", csv_text("customers", [[CUSTOMERS[0][0], "Zoë", *CUSTOMERS[0][2:]]])
+                         .encode() + "9,Jos\xe9,Smith,Consumer,Caguas,PR,Puerto Rico,725\r\n".encode("latin-1")),
+        ("CustomerDetails.csv", "cannot be read as utf-8", "byte 0xe9 on line 3", "--encoding"),
     ),
     "binary garbage": Case(lambda d: _write(d, "OrderDetails.csv", bytes(range(256)) * 100), ("OrderDetails.csv", "binary")),
     "a 10 MB field": Case(

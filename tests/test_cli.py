@@ -55,20 +55,20 @@ BAD_INPUTS = {
                            csv_text("products", [["1", "x", "2", "y", "3", "z"]]).replace(",", ":").encode()),
         ["ProductDetails.csv", "required column PRODUCT_ID is missing"],
     ),
-    "non-UTF-8 bytes": (
+    "UTF-8 mixed with another encoding": (
         lambda d: _replace(write_export(d), "CustomerDetails.csv", csv_text(
-            "customers", [["1", "Jos\xe9", "P", "Consumer", "Ponce", "PR", "Puerto Rico", "731"]]
-        ).encode("latin-1")),
-        ["CustomerDetails.csv", "not UTF-8", "line 2"],
+            "customers", [["1", "Zo\xeb", "P", "Consumer", "Ponce", "PR", "Puerto Rico", "731"]]).encode()
+            + "2,Jos\xe9,P,Consumer,Ponce,PR,Puerto Rico,731\r\n".encode("latin-1")),
+        ["CustomerDetails.csv", "cannot be read as utf-8", "line 3", "--encoding"],
     ),
     "binary file named .csv": (
         lambda d: _replace(write_export(d), "OrderDetails.csv", bytes(range(256)) * 40),
         ["OrderDetails.csv", "binary"],
     ),
-    "UTF-16 export": (
+    "UTF-16 export cut in the middle of a character": (
         lambda d: _replace(write_export(d), "ProductDetails.csv",
-                           csv_text("products", [["1", "x", "2", "y", "3", "z"]]).encode("utf-16")),
-        ["ProductDetails.csv", "UTF-16"],
+                           csv_text("products", [["1", "x", "2", "y", "3", "z"]]).encode("utf-16")[:-1]),
+        ["ProductDetails.csv", "utf-16"],
     ),
 }
 

@@ -39,6 +39,11 @@ LakeOption = Annotated[
     typer.Option("--lake", help="Lake folder [default: $INSIGHTFLOW_LAKE or ./lakehouse].", show_default=False),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", metavar="NAME", show_default=False,
+                 help="The files' encoding (utf-8, utf-16, cp1252, latin-1 …) [default: detected, or [encodings]]."),
+]
 
 
 class TableFormat(str, Enum):
@@ -79,11 +84,12 @@ def _money(value: float) -> str:
 @app.command()
 def crawl(
     source: Annotated[str, typer.Argument(help="Folder (or s3://bucket/prefix) holding the CSV exports.")],
+    encoding: EncodingOption = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Sniff every CSV of SOURCE, match it to its contract and report drift (changes nothing)."""
-    report = _lake(lake).crawl(source)
+    report = _lake(lake).crawl(source, encoding=encoding)
     table = Table("file", "source", "status", "rows", "columns", "encoding", "types (contract→inferred)", "drift")
     for f in report.files:
         sniffed = f.sniffed
@@ -105,11 +111,12 @@ def crawl(
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="Folder (or s3://bucket/prefix) holding the CSV exports.")],
+    encoding: EncodingOption = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Land the files of SOURCE and append them to the raw tables (known content is skipped)."""
-    result = _lake(lake).ingest(source)
+    result = _lake(lake).ingest(source, encoding=encoding)
     table = Table("file", "table", "status", "rows", "invalid rows", "load id")
     for load in result.loads:
         status = load.status if load.status == "loaded" else "skipped (content already ingested)"
@@ -146,6 +153,7 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild every table from every load (same tables, slower).")
     ] = False,
+    encoding: EncodingOption = None,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -161,7 +169,7 @@ def run(
             raise UsageError(f"--spark-conf takes KEY=VALUE, got {', '.join(map(repr, bad))}")
         options["conf"] = {key.strip(): value for key, _, value in (i.partition("=") for i in spark_conf)}
     record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options,
-                       full_refresh=full_refresh)
+                       full_refresh=full_refresh, encoding=encoding)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
     _print_bi_sync(record)
 

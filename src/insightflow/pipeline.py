@@ -74,21 +74,30 @@ class Lakehouse:
 
     # --- the pipeline -----------------------------------------------------------------------
 
-    def crawl(self, source: str | Path) -> CrawlReport:
-        """Sniff and match every CSV of ``source`` (a folder, or an ``s3://`` prefix); changes nothing."""
+    def encodings(self, encoding: str | None = None) -> dict[str, str]:
+        """The encodings to read sources in: the lake's ``[encodings]``, and ``encoding`` for all."""
+        from insightflow.crawl.crawler import normalized_encoding
+
+        given = Settings.load(self.layout.root).encodings
+        return {**given, "*": normalized_encoding(encoding)} if encoding else given
+
+    def crawl(self, source: str | Path, *, encoding: str | None = None) -> CrawlReport:
+        """Sniff and match every CSV of ``source`` (a folder, or an ``s3://`` prefix); changes nothing.
+        ``encoding``: the files' encoding, else detected (or the lake's ``[encodings]``)."""
         if not is_remote(str(source)):
-            return crawl(source)
+            return crawl(source, encodings=self.encodings(encoding))
         inbox = RemoteInbox(str(source), self.layout, self.catalog.storage.s3)
         try:
-            return crawl(inbox.fetch(everything=True))
+            return crawl(inbox.fetch(everything=True), encodings=self.encodings(encoding))
         finally:
             inbox.close()
 
-    def ingest(self, source: str | Path) -> IngestResult:
+    def ingest(self, source: str | Path, *, encoding: str | None = None) -> IngestResult:
         """Land and load the files of ``source`` into the raw tables (skipping known content)."""
         memory_limit = Settings.load(self.layout.root).memory_limit
+        encodings = self.encodings(encoding)
         if not is_remote(str(source)):
-            report = crawl(source)
+            report = crawl(source, encodings=encodings)
             report.raise_for_rejected()
             with self.catalog.lock(self.lock_timeout):
                 return ingest(self.catalog, report.accepted, memory_limit=memory_limit)
@@ -98,7 +107,7 @@ class Lakehouse:
                 folder = inbox.fetch()
                 if not inbox.fetched:
                     return IngestResult([])
-                report = crawl(folder)
+                report = crawl(folder, encodings=encodings)
                 report.raise_for_rejected()
                 result = ingest(self.catalog, report.accepted, memory_limit=memory_limit)
                 inbox.remember()
@@ -114,6 +123,7 @@ class Lakehouse:
         engine: str = "duckdb",
         engine_options: dict | None = None,
         full_refresh: bool = False,
+        encoding: str | None = None,
         on_step: StepCallback | None = None,
         on_start: StartCallback | None = None,
     ) -> RunRecord:
@@ -123,7 +133,8 @@ class Lakehouse:
         every load; the tables are the same). ``stage`` runs one stage instead (``STAGES``:
         ``ingest``, ``dims`` or ``facts``);
         ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
-        ``engine_options`` go to its constructor; ``on_start(step)`` and ``on_step(step, seconds,
+        ``engine_options`` go to its constructor; ``encoding`` is the files' (else detected, or
+        the lake's ``[encodings]``); ``on_start(step)`` and ``on_step(step, seconds,
         rows)`` follow the steps. A failing run publishes nothing and is recorded with its error;
         the error is re-raised.
 
@@ -134,7 +145,7 @@ class Lakehouse:
             raise UsageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
         session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
                              on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout,
-                             full_refresh=full_refresh)
+                             full_refresh=full_refresh, encodings=self.encodings(encoding))
         with session:
             if stage in ("all", "ingest"):
                 session.ingest()

@@ -109,9 +109,12 @@ class RunSession:
         orchestrator_run_id: str | None = None,
         lock_timeout: float = 60.0,
         full_refresh: bool = False,
+        encodings: dict[str, str] | None = None,
     ) -> None:
         self.catalog = catalog
         self.full_refresh = full_refresh
+        # per source (or "*"): the encoding to read its files in; else the lake's settings, else detected
+        self.encodings = encodings if encodings is not None else Settings.load(catalog.layout.root).encodings
         self.layout = catalog.layout
         self.lock_timeout = lock_timeout
         # a folder, or an s3:// prefix (an inbox on the object store: `insightflow.ingest.inbox`)
@@ -267,7 +270,7 @@ class RunSession:
     def _ingest(self, folder: Path) -> IngestResult:
         record = self.step("crawl")
         clock = time.perf_counter()
-        report = crawl(folder, count_records=False)  # counted when landed: one read of a file
+        report = crawl(folder, count_records=False, encodings=self.encodings)  # counted when landed
         report.raise_for_rejected()
         sizes = {f.path.name: f.path.stat().st_size for f in report.accepted}
         record.bytes_in = sum(sizes.values())

@@ -57,6 +57,9 @@ a file. Everything has a default, so a lake works without any setting::
                              # protocol database every published run is served in (its password
                              # from PGPASSWORD or ~/.pgpass, never here)
 
+    [encodings]              # the encoding of a source's files when it is not to be detected
+    customers = "cp1252"     # (per source: customers, products, orders, deliveries; "*": all)
+
     [server]
     tls_cert = "/etc/insightflow/cert.pem"   # INSIGHTFLOW_TLS_CERT: serve and dashboard over HTTPS
     tls_key = "/etc/insightflow/key.pem"     # INSIGHTFLOW_TLS_KEY
@@ -117,6 +120,7 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     bi_url: str | None = None
+    encodings: dict = field(default_factory=dict)
     dagster_postgres_url: str | None = None
 
     def tls(self, cert: str | os.PathLike[str] | None = None,
@@ -157,6 +161,7 @@ class Settings:
         if not isinstance(properties, dict):
             raise UsageError(f"{root / SETTINGS_FILE}: [catalog.properties] must be a table of strings")
         values["catalog_properties"] = {str(k): str(v) for k, v in properties.items()}
+        values["encodings"] = _encodings(file.get("encodings", {}), root / SETTINGS_FILE)
         for name, key in _SECRETS:
             if os.environ.get(key):
                 values[name] = os.environ[key]
@@ -197,6 +202,19 @@ _SECRETS = (("alert_webhook", "INSIGHTFLOW_ALERT_WEBHOOK"), ("smtp_password", "I
             ("catalog_token", "INSIGHTFLOW_CATALOG_TOKEN"),
             ("dagster_postgres_url", "INSIGHTFLOW_DAGSTER_POSTGRES_URL"))
 _TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _encodings(table: object, origin: Path) -> dict[str, str]:
+    from insightflow.contracts import load_contracts
+    from insightflow.crawl.crawler import normalized_encoding
+
+    if not isinstance(table, dict):
+        raise UsageError(f"{origin}: [encodings] must be a table of source = encoding")
+    sources = {*load_contracts(), "*"}
+    unknown = sorted(set(table) - sources)
+    if unknown:
+        raise UsageError(f"{origin}: [encodings] has {', '.join(unknown)}; the sources are {', '.join(sorted(sources))}")
+    return {str(k): normalized_encoding(str(v)) for k, v in table.items()}
 
 
 def _read_file(path: Path) -> dict:

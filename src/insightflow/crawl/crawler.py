@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from insightflow.contracts import SourceContract, load_contracts, match_contract
-from insightflow.errors import SourceError
+from insightflow.errors import SourceError, UsageError
 
 _SAMPLE_BYTES = 1 << 16
 _BOMS = {
@@ -42,7 +42,7 @@ class SniffedFile:
 
     path: Path
     size: int
-    encoding: str
+    encoding: str  # Python's codec name: utf-8, utf-8-sig, utf-16, cp1252, latin-1 …
     delimiter: str
     quote: str
     line_ending: str
@@ -51,6 +51,8 @@ class SniffedFile:
     #: Data records (lines after the header); None when not counted (a run counts them as it
     #: lands the file, in the same read as its hash and copy).
     records: int | None
+    #: Whether ``encoding`` was given (--encoding, a setting) rather than detected from the sample.
+    encoding_given: bool = False
 
 
 @dataclass
@@ -104,11 +106,12 @@ class CrawlReport:
             raise SourceError(first.path, f"{first.problem}{more}")
 
 
-def crawl(folder: str | Path, *, count_records: bool = True) -> CrawlReport:
+def crawl(folder: str | Path, *, count_records: bool = True, encodings: dict[str, str] | None = None) -> CrawlReport:
     """Crawl every ``*.csv`` file of ``folder`` (not recursive), sorted by name.
 
     ``count_records=False`` reads no more of a file than its first 64 KiB (a run does: it reads
-    every byte once when it lands the file)."""
+    every byte once when it lands the file). ``encodings`` gives the encoding to read files in, per
+    source (``customers`` …) or for all (``*``); a file without one has it detected."""
     root = Path(folder)
     if not root.exists():
         raise SourceError(root, "no such folder")
@@ -117,13 +120,15 @@ def crawl(folder: str | Path, *, count_records: bool = True) -> CrawlReport:
     paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     if not paths:
         raise SourceError(root, "holds no .csv files")
-    return CrawlReport(root, [crawl_file(p, count_records=count_records) for p in paths])
+    return CrawlReport(root, [crawl_file(p, count_records=count_records, encodings=encodings) for p in paths])
 
 
-def crawl_file(path: Path, *, count_records: bool = True) -> FileReport:
+def crawl_file(path: Path, *, count_records: bool = True, encodings: dict[str, str] | None = None) -> FileReport:
     """Sniff one file and compare it with its contract; problems become a ``rejected`` report."""
+    named = match_contract(path.name, [])
+    given = (encodings or {}).get(named.source if named else "", (encodings or {}).get("*"))
     try:
-        sniffed = sniff(path, count_records=count_records)
+        sniffed = sniff(path, count_records=count_records, encoding=given)
     except SourceError as error:
         return FileReport(path, "rejected", contract=match_contract(path.name, []), problem=error.problem)
     contract = match_contract(path.name, sniffed.header)
@@ -162,8 +167,9 @@ def crawl_file(path: Path, *, count_records: bool = True) -> FileReport:
     return report
 
 
-def sniff(path: Path, *, count_records: bool = True) -> SniffedFile:
-    """Encoding, dialect, header, inferred types and record count of a CSV file."""
+def sniff(path: Path, *, count_records: bool = True, encoding: str | None = None) -> SniffedFile:
+    """Encoding (``encoding``: the one to read it in), dialect, header, inferred types and record
+    count of a CSV file."""
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -172,34 +178,44 @@ def sniff(path: Path, *, count_records: bool = True) -> SniffedFile:
         raise SourceError(path, f"cannot be read ({error.strerror})") from None
     if size == 0:
         raise SourceError(path, "is empty (0 bytes)")
-    encoding = _encoding(path, sample)
+    given = encoding
+    encoding = _encoding(path, sample, given)
     try:
         text = sample.decode(encoding) if len(sample) == size else _decode_prefix(sample, encoding)
     except UnicodeDecodeError as error:
         line = sample.count(b"\n", 0, error.start) + 1
         raise SourceError(
-            path, f"contains bytes that are not UTF-8 (byte 0x{sample[error.start]:02x} on line {line}); "
-            "export it as UTF-8"
+            path, f"cannot be read as {encoding} (byte 0x{sample[error.start]:02x} on line {line}); "
+            "give its encoding with --encoding"
         ) from None
     if not text.strip():
         raise SourceError(path, "holds only blank lines")
     delimiter = _delimiter(text)
     header = _header(text, delimiter)
     quote, newline, inferred = '"', "\\n", {}
+    utf8 = encoding in ("utf-8", "utf-8-sig")
+    sniffed_path, temporary = (path, None) if utf8 else _utf8_sample(text)
     try:
         with duckdb.connect() as con:
             row = con.execute(
                 "SELECT Quote, NewLineDelimiter, Columns FROM sniff_csv(?, delim = ?, sample_size = 4096)",
-                [str(path), delimiter],
+                [str(sniffed_path), delimiter],
             ).fetchall()[0]
         quote, newline, inferred = row[0], row[1], {c["name"]: c["type"] for c in row[2]}
     except duckdb.Error:
         # Ragged or odd rows defeat type inference; ingest still parses the file and refuses
         # the records it cannot place, so the crawl reports no inferred types rather than failing.
         pass
+    finally:
+        if temporary:
+            temporary.unlink(missing_ok=True)
     records: int | None = None
     if count_records or len(sample) == size:  # a file within the sample is counted from it
-        records = max(_count_lines(sample) if len(sample) == size else _count_records(path), 1) - 1
+        wide = encoding.startswith(("utf-16", "utf-32"))  # a line end is not one 0x0A byte there
+        if wide:
+            records = max(_count_decoded(path, encoding), 1) - 1
+        else:
+            records = max(_count_lines(sample) if len(sample) == size else _count_records(path), 1) - 1
     return SniffedFile(
         path=path,
         size=size,
@@ -210,18 +226,78 @@ def sniff(path: Path, *, count_records: bool = True) -> SniffedFile:
         header=header,
         inferred_types=inferred,
         records=records,
+        encoding_given=bool(given),
     )
 
 
-def _encoding(path: Path, sample: bytes) -> str:
+def _utf8_sample(text: str) -> tuple[Path, Path]:
+    """The sample's whole lines as a UTF-8 file, for DuckDB's sniffer (which reads UTF-8)."""
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix="insightflow-sniff-", suffix=".csv")
+    with open(handle, "w", encoding="utf-8", newline="") as out:
+        cut = max(text.rfind("\n"), 0)
+        out.write(text[: cut + 1] if cut else text)
+    return Path(name), Path(name)
+
+
+def _count_decoded(path: Path, encoding: str) -> int:
+    counter = LineCounter()
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        while chunk := handle.read(1 << 20):
+            counter.update(chunk.encode("utf-8"))
+    return counter.lines
+
+
+#: Single-byte encodings a file that is not UTF-8 is read in, in turn: Windows-1252 (Excel's and
+#: most ERPs' "ANSI"), then Latin-1, which decodes any byte.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+def _encoding(path: Path, sample: bytes, given: str | None = None) -> str:
+    """The file's encoding: ``given``; else its byte-order mark; else UTF-16 told by its NUL bytes;
+    else UTF-8 if the sample is valid UTF-8; else Windows-1252 or Latin-1. The landing copy's
+    check of the whole file may still move a UTF-8 guess to a single-byte one."""
+    if given:
+        return normalized_encoding(given, sample)
     for bom, encoding in _BOMS.items():
         if sample.startswith(bom):
-            if encoding != "utf-8-sig":
-                raise SourceError(path, f"is encoded in {encoding.upper()}; export it as UTF-8")
             return encoding
     if b"\x00" in sample:
-        raise SourceError(path, "is a binary file, not a CSV text file")
-    return "utf-8"
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > len(sample) // 8 and even == 0:
+            return "utf-16-le"
+        if even > len(sample) // 8 and odd == 0:
+            return "utf-16-be"
+        controls = sum(sample.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+        if controls > len(sample) // 100:
+            raise SourceError(path, "is a binary file, not a CSV text file")
+    try:
+        _decode_prefix(sample, "utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        if not sample[: error.start].isascii():  # UTF-8 text, then a byte that is not: two encodings
+            line = sample.count(b"\n", 0, error.start) + 1
+            raise SourceError(path, f"cannot be read as utf-8 (byte 0x{sample[error.start]:02x} on line {line}, "
+                                    "after UTF-8 text); give its encoding with --encoding") from None
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            _decode_prefix(sample, encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+def normalized_encoding(name: str, sample: bytes = b"") -> str:
+    """Python's name for an encoding given by a user (``--encoding``, a setting), BOM-aware."""
+    try:
+        encoding = codecs.lookup(name).name
+    except LookupError:
+        raise UsageError(f"unknown encoding {name!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+    if encoding == "utf-8" and sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return encoding
 
 
 def _decode_prefix(sample: bytes, encoding: str) -> str:

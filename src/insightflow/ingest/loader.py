@@ -122,7 +122,8 @@ def _landed_one_ahead(catalog: LakeCatalog, files: list[FileReport]) -> Iterator
 
     def land_file(report: FileReport) -> Landed:
         assert report.sniffed is not None
-        return land(catalog.storage, report.path, report.sniffed.quote)
+        sniffed = report.sniffed
+        return land(catalog.storage, report.path, sniffed.quote, sniffed.encoding, detected=not sniffed.encoding_given)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insightflow-land") as pool:
         upcoming = [pool.submit(land_file, files[0])] if files else []

@@ -13,6 +13,7 @@ hold line breaks it counts records, not physical lines).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -73,6 +74,8 @@ def write_typed(
         # checked (and checking again after) that it has not changed since it was landed.
         before = landed.source_stat if storage.remote and _stat(sniffed.path) == landed.source_stat else None
         source = str(sniffed.path) if before else landed.path
+        if not landed.utf8:  # DuckDB reads UTF-8: the parser reads a transcoding (same lines)
+            source = _transcoded(storage, source, landed.encoding, spill / f"utf8-{landed.sha256[:16]}.csv")
         for attempt in ("as landed", "with its line ends made uniform"):
             reader = _reader_sql(source, sniffed, columns, matched, contract)
             try:
@@ -94,7 +97,7 @@ def write_typed(
                 # dropping them) cannot read a file mixing LF, CRLF and CR line ends.
                 if attempt != "as landed":
                     raise SourceError(sniffed.path, f"cannot be parsed as CSV ({_one_line(error)})") from None
-                source = _uniform_line_ends(storage, landed.path, spill / "uniform.csv")
+                source = _uniform_line_ends(storage, source, spill / "uniform.csv")
         if before and _stat(sniffed.path) != before:
             raise SourceError(sniffed.path, "changed while it was being loaded; nothing of it was loaded, run again")
         refused = con.execute(
@@ -115,10 +118,26 @@ def _stat(path: Path) -> tuple[int, int]:
     return status.st_size, status.st_mtime_ns
 
 
+def _open(storage: LakeStorage, path: str, mode: str = "rb"):  # noqa: ANN202 - a binary file
+    """A file of the lake's storage, or a local one (the user's file, a transcoding in ``tmp/``)."""
+    return open(path, mode) if not storage.remote or Path(path).exists() else storage.open(path, mode)  # noqa: SIM115
+
+
+def _transcoded(storage: LakeStorage, path: str, encoding: str, target: Path) -> str:
+    """A local UTF-8 copy of ``path``, read in ``encoding`` (its byte-order mark dropped)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with _open(storage, path) as source, target.open("wb") as out:
+        while chunk := source.read(1 << 22):
+            out.write(decoder.decode(chunk).encode("utf-8"))
+        out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    return str(target)
+
+
 def _uniform_line_ends(storage: LakeStorage, path: str, target: Path) -> str:
     """A (local) copy of ``path`` whose CRLF and lone CR line ends are LF (line numbers unchanged)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with storage.open(path, "rb") as source, target.open("wb") as out:
+    with _open(storage, path) as source, target.open("wb") as out:
         pending = b""
         while chunk := source.read(1 << 22):
             chunk = pending + chunk
