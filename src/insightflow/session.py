@@ -372,10 +372,11 @@ class RunSession:
         return snapshots
 
     def _added_bytes(self, loads: IngestResult) -> int:
-        total = 0
-        for load in loads.loaded:
-            if load.snapshot_id is None:
+        total, seen = 0, set()
+        for load in loads.loaded:  # one snapshot per table (its loads were committed together)
+            if load.snapshot_id is None or (load.table, load.snapshot_id) in seen:
                 continue
+            seen.add((load.table, load.snapshot_id))
             snapshot = self.catalog.load(load.table).snapshot_by_id(load.snapshot_id)
             if snapshot and snapshot.summary:
                 total += int(snapshot.summary.get("added-files-size", 0) or 0)

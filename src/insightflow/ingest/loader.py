@@ -99,13 +99,14 @@ def ingest(catalog: LakeCatalog, files: list[FileReport], *, memory_limit: str |
         by_table.setdefault(load.report.contract.table, []).append((index, load))
 
     def commit_table(loads: list[tuple[int, _StagedLoad]]) -> list[tuple[int, LoadResult]]:
-        committed = []
+        committed, batch, hashes = [], [], set()
         for index, load in loads:
-            if load.landed.sha256 in {c.sha256 for _, c in committed}:  # the same content twice
+            if load.landed.sha256 in hashes:  # the same content twice
                 committed.append((index, _skipped(load.report, load.landed)))
                 continue
-            committed.append((index, _commit(catalog, load)))
-        return committed
+            hashes.add(load.landed.sha256)
+            batch.append((index, load))
+        return committed + _commit(catalog, batch)
 
     for committed in catalog.concurrently(commit_table, list(by_table.values())):
         result += committed
@@ -177,27 +178,33 @@ def _stage(catalog: LakeCatalog, report: FileReport, landed: Landed, ingested_at
     return _StagedLoad(report, landed, load_id, folder, typed.files, typed.rows, typed.invalid_rows)
 
 
-def _commit(catalog: LakeCatalog, load: _StagedLoad) -> LoadResult:
-    """Append a staged load to its raw table (one Iceberg snapshot, the load's id in its summary)."""
-    contract = load.report.contract
+def _commit(catalog: LakeCatalog, loads: list[tuple[int, _StagedLoad]]) -> list[tuple[int, LoadResult]]:
+    """Append one table's staged loads to it as one Iceberg snapshot (500 one-row files are one
+    commit, not 500), their load ids in its summary; each load keeps its own ``_load_id`` rows."""
+    if not loads:
+        return []
+    contract = loads[0][1].report.contract
     assert contract is not None
     checkpoint(f"ingest:{contract.table}")
+    ids = [load.load_id for _, load in loads]
     snapshot_id = catalog.commit(
         contract.table,
-        load.files,
+        [f for _, load in loads for f in load.files],
         overwrite=False,
         properties={
-            "insightflow.load-id": load.load_id,
-            "insightflow.source-file": load.report.path.name,
-            "insightflow.sha256": load.landed.sha256,
-            "insightflow.rows": str(load.rows),
+            "insightflow.loads": str(len(loads)),
+            "insightflow.load-ids": ",".join(ids[:50]) + (f",… ({len(ids) - 50} more)" if len(ids) > 50 else ""),
+            "insightflow.rows": str(sum(load.rows for _, load in loads)),
         },
     )
-    catalog.storage.delete_tree(load.folder)
-    return LoadResult(
-        load.report.path.name, contract.source, contract.table, load.landed.sha256, "loaded",
-        load.rows, load.invalid, load.load_id, snapshot_id, load.landed.records,
-    )
+    results = []
+    for index, load in loads:
+        catalog.storage.delete_tree(load.folder)
+        results.append((index, LoadResult(
+            load.report.path.name, contract.source, contract.table, load.landed.sha256, "loaded",
+            load.rows, load.invalid, load.load_id, snapshot_id, load.landed.records,
+        )))
+    return results
 
 
 def _ingested_hashes(catalog: LakeCatalog, table: str) -> set[str]:
