@@ -190,3 +190,43 @@ def test_identical_requests_in_flight_are_computed_once(api_lake: Lakehouse, mon
         thread.join()
     assert len(calls) == 1 and len(answers) == 20
     assert all(a.rows == answers[0].rows for a in answers)
+
+
+def test_a_connection_that_sends_no_request_is_closed(api_lake: Lakehouse, monkeypatch) -> None:
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from insightflow.api import server
+    from insightflow.api.app import create_app
+    from tests.servers import free_port
+
+    monkeypatch.setattr(server, "REQUEST_HEAD_TIMEOUT", 1.0)
+    port = free_port()
+    config = uvicorn.Config(create_app(api_lake), host="127.0.0.1", port=port, log_level="warning",
+                            http=server.guarded_protocol())
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if running.started:
+                break
+            time.sleep(0.05)
+        idle = socket.create_connection(("127.0.0.1", port))
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+        idle.settimeout(5)
+        slow.settimeout(5)
+        started = time.monotonic()
+        assert idle.recv(1) == b"" and slow.recv(1) == b""  # closed by the server ...
+        assert time.monotonic() - started < 3  # ... after the head timeout, not never
+        with socket.create_connection(("127.0.0.1", port)) as prompt:  # a real request is served
+            prompt.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            prompt.settimeout(5)
+            assert prompt.recv(12).startswith(b"HTTP/1.1 200")
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)

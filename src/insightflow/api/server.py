@@ -11,6 +11,29 @@ from insightflow.errors import UsageError
 from insightflow.pipeline import Lakehouse
 
 DEFAULT_PORT = 8765
+#: Seconds a connection may stay open without sending a whole request (half-open and slow-header
+#: clients would each hold a connection for ever otherwise; uvicorn times out only idle keep-alives).
+REQUEST_HEAD_TIMEOUT = 10.0
+
+
+def guarded_protocol():  # noqa: ANN201 - a uvicorn HTTP protocol class
+    """uvicorn's h11 protocol, closing a connection whose first request does not arrive in time."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:  # noqa: ANN001
+            super().connection_made(transport)
+            self._head_timer = self.loop.call_later(REQUEST_HEAD_TIMEOUT, self._close_if_no_request)
+
+        def _close_if_no_request(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            self._head_timer.cancel()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
 
 
 def serve(lakehouse: Lakehouse, port: int = DEFAULT_PORT, tls: tuple[Path, Path] | None = None) -> None:
@@ -24,5 +47,5 @@ def serve(lakehouse: Lakehouse, port: int = DEFAULT_PORT, tls: tuple[Path, Path]
                      f"tokens in {tokens_path(lakehouse.layout)}\n")
     sys.stderr.flush()
     certificate, key = tls if tls else (None, None)
-    uvicorn.run(create_app(lakehouse), host="127.0.0.1", port=port, log_level="warning",
+    uvicorn.run(create_app(lakehouse), host="127.0.0.1", port=port, log_level="warning", http=guarded_protocol(),
                 ssl_certfile=str(certificate) if certificate else None, ssl_keyfile=str(key) if key else None)
