@@ -31,6 +31,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from insightflow import __version__
+
+        sys.stdout.write(f"insightflow {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """InsightFlow: supply-chain CSV exports to an Iceberg star schema, KPIs and a dashboard."""
+
+
 # Piped output is not cut to 80 columns: scripts and logs get whole table cells.
 _OUT = TextConsole(width=None if sys.stdout.isatty() else 240)
 
@@ -129,6 +147,10 @@ Stage = Enum("Stage", {name: name for name in STAGES}, type=str)  # all, ingest,
 
 @app.command()
 def run(
+    folder: Annotated[
+        str | None, typer.Argument(metavar="[SOURCE]", show_default=False,
+                                   help="Folder (or s3://bucket/prefix) of CSV exports, as --source.")
+    ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Folder (or s3://bucket/prefix) of CSV exports [default: the lake's inbox/].")
     ] = None,
@@ -160,6 +182,9 @@ def run(
     """Crawl + ingest SOURCE, build the star schema, check it and publish it as one run.
 
     Each table is rebuilt only where the new loads change it; --full-refresh rebuilds everything."""
+    if folder and source and folder != source:
+        raise UsageError(f"give the exports once: {folder!r} or --source {source!r}")
+    source = source or folder
     options: dict = {}
     if spark_master:
         options["master"] = spark_master
@@ -171,6 +196,10 @@ def run(
     record = _run_live(_lake(lake), source, stage=stage.value, engine=engine.value, engine_options=options,
                        full_refresh=full_refresh, encoding=encoding)
     _OUT.print(f"run {record.run_id}: {record.status} in {record.seconds:.2f} s")
+    ingest = next((s for s in record.steps if s["step"] == "ingest"), None)
+    if ingest is not None and not ingest["rows"] and not ingest.get("bytes_written"):
+        _OUT.print("nothing new: every file of the source was ingested before (its content is known); "
+                   "the published tables are unchanged")
     _print_bi_sync(record)
 
 
@@ -334,7 +363,9 @@ def sql(
     format: Annotated[SqlFormat, typer.Option("--format", help="Output format (parquet needs --out).")] = SqlFormat.table,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Run id, snapshot id or ISO time.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the result to this file instead of stdout.")] = None,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Return at most N rows (the rest is cut, with a warning).")] = 10_000,
+    max_rows: Annotated[int | None, typer.Option(
+        "--max-rows", show_default=False,
+        help="Return at most N rows, the rest cut with a warning; 0: no limit [default: 10000, all rows with --out].")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Stop the query after this many seconds.")] = 30.0,
     lake: LakeOption = None,
     debug: DebugOption = False,
@@ -344,7 +375,12 @@ def sql(
 
     if format is SqlFormat.parquet and out is None:
         raise UsageError("--format parquet writes a file: add --out FILE")
-    limits = Limits(max_rows=max(1, max_rows), timeout_seconds=max(0.1, timeout))
+    if max_rows is not None and max_rows < 0:
+        raise UsageError(f"--max-rows must be 0 (no limit) or more, not {max_rows}")
+    unlimited = max_rows == 0 or (max_rows is None and out is not None)
+    # A file gets every row, up to 4 GiB of data (said if cut); the terminal 10,000 rows, 64 MiB.
+    limits = Limits(max_rows=10**12 if unlimited else (max_rows or 10_000), timeout_seconds=max(0.1, timeout),
+                    max_bytes=4 * 2**30 if out is not None or max_rows == 0 else Limits().max_bytes)
     result = _lake(lake).query(statement, as_of, limits=limits)
     columns, rows = result.columns, result.rows
     if format is SqlFormat.parquet:
@@ -364,7 +400,7 @@ def sql(
         _print_rows(columns, rows)
     if result.truncated:
         sys.stderr.write(f"insightflow: warning: result cut to {len(rows):,} rows (--max-rows, or the answer's "
-                         f"bound of {limits.max_bytes // 2**20} MB)\n")
+                         f"bound of {limits.max_bytes // 2**20:,} MiB)\n")
 
 
 def _write(out: Path | None, text: str) -> None:
@@ -594,7 +630,9 @@ def history(
     debug: DebugOption = False,
 ) -> None:
     """The recorded runs, newest last, then each step of them: time, rows, bytes written."""
-    runs = _lake(lake).history()[-last:] if last > 0 else []
+    lakehouse = _lake(lake)
+    lakehouse.require_lake()
+    runs = lakehouse.history()[-last:] if last > 0 else []
     if format is TableFormat.json:
         _json([r.__dict__ | {"seconds": r.seconds} for r in runs])
         return

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from insightflow.crawl import CrawlReport, crawl
-from insightflow.errors import InsightFlowError, UsageError
+from insightflow.errors import InsightFlowError, LakeError, UsageError
 from insightflow.ingest import IngestResult, ingest
 from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import (
@@ -245,6 +245,7 @@ class Lakehouse:
 
     def tables(self) -> list[TableInfo]:
         """Every table with its rows, current snapshot, history length and size on disk."""
+        self.require_lake()
         infos = []
         for name in self.catalog.table_names():
             resolved = self.catalog.resolve(name)
@@ -298,6 +299,12 @@ class Lakehouse:
     def _quarantined(self) -> str:
         return ", ".join(n.split(".")[-1] for n in self.catalog.table_names() if n.startswith("quarantine."))
 
+    def require_lake(self) -> None:
+        """Refuse to read a lake that is not there (a read makes no lake: no folder, no catalog)."""
+        if not self.catalog.initialized():
+            raise LakeError(f"no lake at {self.layout.root}: `insightflow demo --lake {self.layout.root}` or "
+                            f"`insightflow run SOURCE --lake {self.layout.root}` makes one")
+
     def _require_published(self) -> None:
         if not self.catalog.initialized() or not self.catalog.exists("ops.runs"):
             raise InsightFlowError(
@@ -329,6 +336,7 @@ class Lakehouse:
     def query(self, statement: str, as_of: str | None = None, *, principal: Principal | None = None,
               limits: Limits | None = None) -> QueryResult:
         """Run one user statement in the sandbox: columns, rows, Arrow data, ``truncated``."""
+        self.require_lake()
         return self.queries.sql(statement, as_of, principal=principal, limits=limits)
 
     def kpi(self, name: str, filters: KpiFilters | None = None, as_of: str | None = None, *,
@@ -339,6 +347,7 @@ class Lakehouse:
 
     def snapshots(self, table: str) -> list[dict]:
         """A table's snapshots, oldest first, marking the one readers see (``published``)."""
+        self.require_lake()
         published = self.reader().resolve(table).snapshot_id
         return [
             {
@@ -390,6 +399,7 @@ class Lakehouse:
 
     def audit(self, last: int = 20) -> list[dict]:
         """The newest ``last`` entries of the audit log."""
+        self.require_lake()
         return self.queries.audit.last(last)
 
     def runs(self) -> list[RunRecord]:

@@ -83,5 +83,12 @@ def test_filters_partition_the_figures(reference_lake: Lakehouse) -> None:
 
 
 def test_filter_values_are_bound_not_pasted(reference_lake: Lakehouse) -> None:
+    from insightflow.errors import UsageError
+    from insightflow.query.kpis import kpi_summary
+
     hostile = KpiFilters(category="x' OR 1=1 --", segment="'; DROP VIEW marts.fact_sales; --")
-    assert reference_lake.kpis(filters=hostile)["orders_placed"] == 0
+    with pytest.raises(UsageError, match="no category"):  # not in the data: refused before any query
+        reference_lake.kpis(filters=hostile)
+    # and below that check, the values are parameters of the statement, never SQL
+    assert kpi_summary(reference_lake.reader(), hostile)["orders_placed"] == 0
+    assert reference_lake.kpis()["orders_placed"] == 65_752

@@ -47,3 +47,55 @@ def kpi_summary(reader: LakeReader, filters: KpiFilters | None = None) -> dict:
         "on_time_rate_by_mode": {mode: round(rate, 6) for mode, rate in dict(on_time).items()},
     }
 
+
+
+#: The filters whose values must be in the data: (field of KpiFilters, what a user calls it, the
+#: SQL of its values over ``kpi.lines``).
+_VALUED = (
+    ("year", "year", "SELECT DISTINCT CAST(year(shipping_date) AS INTEGER) FROM kpi.lines"),
+    ("shipping_mode", "shipping mode", "SELECT DISTINCT shipping_mode FROM kpi.lines"),
+    ("category", "category", "SELECT DISTINCT category_name FROM kpi.lines"),
+    ("segment", "segment", "SELECT DISTINCT customer_segment FROM kpi.lines"),
+)
+_PLURAL = {"year": "years", "shipping mode": "shipping modes", "category": "categories", "segment": "segments"}
+
+
+def filter_values(reader: LakeReader) -> dict[str, list]:
+    """The values each filter can take in the published data (years, modes, categories, segments)."""
+    relations = {"kpi.lines": reader.materialize(LINES_SOURCE)}
+    values = {}
+    for name, _, sql in _VALUED:
+        rows = reader.run(sql, check=False, limits=_KPI_LIMITS, relations=relations).rows
+        values[name] = sorted(v for (v,) in rows if v is not None)
+    return values
+
+
+def checked_filters(filters: KpiFilters, values: dict[str, list]) -> KpiFilters:
+    """``filters`` with each value matched to the data's spelling (case and spaces aside), or a
+    ``UsageError`` naming the closest values: a filter that matches nothing would report zeros."""
+    import dataclasses
+    import difflib
+
+    from insightflow.errors import UsageError
+
+    changes = {}
+    for name, label, _ in _VALUED:
+        wanted = getattr(filters, name)
+        if wanted is None:
+            continue
+        known = values[name]
+        if wanted in known:
+            continue
+        if isinstance(wanted, str):
+            folded = {" ".join(v.split()).casefold(): v for v in known}
+            match = folded.get(" ".join(wanted.split()).casefold())
+            if match is not None:
+                changes[name] = match
+                continue
+            close = difflib.get_close_matches(wanted.casefold(), list(folded), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(folded[c]) for c in close)}?" if close else ""
+            listed = ", ".join(map(str, known[:12])) + (f", … ({len(known) - 12} more)" if len(known) > 12 else "")
+            raise UsageError(f"no {label} {wanted!r} in the published data{hint} (the {_PLURAL[label]}: {listed})")
+        span = f"{known[0]} to {known[-1]}" if known else "none"
+        raise UsageError(f"no {label} {wanted!r} in the published data (the years: {span})")
+    return dataclasses.replace(filters, **changes) if changes else filters

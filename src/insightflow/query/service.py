@@ -19,7 +19,7 @@ from insightflow.query.audit import AuditLog
 from insightflow.query.cache import CatalogState, TableCache
 from insightflow.query.catalogue import KpiFilters
 from insightflow.query.errors import QueryRefused, QueryTimeout
-from insightflow.query.kpis import kpi_summary, run_kpi
+from insightflow.query.kpis import checked_filters, filter_values, kpi_summary, run_kpi
 from insightflow.query.reader import LakeReader, QueryResult
 from insightflow.query.sandbox import Limits, SandboxPool
 
@@ -53,13 +53,25 @@ class QueryService:
             top: int = 10, principal: Principal | None = None) -> QueryResult:
         """Run catalogue KPI ``name`` (the catalogue holds no personal data)."""
         return self._audited(principal or local_user(), f"kpi:{name}", as_of, lambda: self._remembered(
-            (name, filters, top, as_of), lambda: run_kpi(self.reader(as_of), name, filters, top)))
+            (name, filters, top, as_of),
+            lambda: run_kpi(self.reader(as_of), name, self._checked(filters, as_of), top)))
 
     def summary(self, filters: KpiFilters | None = None, as_of: str | None = None, *,
                 principal: Principal | None = None) -> dict:
         """The KPI summary (JSON keys and rounding of ``insightflow kpis``)."""
         return self._audited(principal or local_user(), "kpi:summary", as_of, lambda: self._remembered(
-            ("summary-figures", filters, as_of), lambda: kpi_summary(self.reader(as_of), filters)))
+            ("summary-figures", filters, as_of),
+            lambda: kpi_summary(self.reader(as_of), self._checked(filters, as_of))))
+
+    def filter_values(self, as_of: str | None = None) -> dict[str, list]:
+        """The values each KPI filter can take in the data (``as_of``: at that point)."""
+        return self._remembered(("filter-values", as_of), lambda: filter_values(self.reader(as_of)))
+
+    def _checked(self, filters: KpiFilters | None, as_of: str | None) -> KpiFilters | None:
+        """Filters matched to the data's values; unknown values refused with the closest ones."""
+        if filters is None or not any(v is not None for k, v in filters.active().items() if k != "quarter"):
+            return filters
+        return checked_filters(filters, self.filter_values(as_of))
 
     def _remembered(self, key: tuple, compute):
         """A KPI answer, reused until the catalog changes: the same snapshots give the same figures.

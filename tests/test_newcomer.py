@@ -1,0 +1,72 @@
+"""What a newcomer meets in the first hour: one clear answer, never a silent wrong one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from insightflow import __version__
+from tests.exports import write_export
+from tests.test_cli import insightflow
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("newcomer")
+    export = write_export(root / "export")
+    out = insightflow("run", str(export), lake=root / "lake")  # the folder as an argument, as crawl takes it
+    assert out.returncode == 0, out.stderr
+    return root / "lake"
+
+
+def test_run_takes_the_folder_as_an_argument_and_says_when_nothing_is_new(lake: Path) -> None:
+    again = insightflow("run", str(lake.parent / "export"), lake=lake)
+    assert again.returncode == 0 and "nothing new" in again.stdout
+    both = insightflow("run", str(lake.parent / "export"), "--source", "/elsewhere", lake=lake)
+    assert both.returncode == 2 and "give the exports once" in both.stderr
+
+
+def test_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "insightflow.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"insightflow {__version__}"
+
+
+@pytest.mark.parametrize("command", [["tables"], ["history"], ["audit"], ["snapshots", "marts.fact_sales"],
+                                     ["sql", "SELECT 1"], ["kpis"], ["quarantine"], ["verify"]])
+def test_reading_a_path_with_no_lake_says_so_and_makes_nothing(tmp_path: Path, command: list[str]) -> None:
+    out = insightflow(*command, lake=tmp_path / "nowhere")
+    assert out.returncode != 0 and len(out.stderr.splitlines()) == 1
+    assert "no lake at" in out.stderr or "no published run" in out.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "said"), [
+    ("--shipping-mode", "same day", None),  # matched whatever its case
+    ("--segment", "home  office", None),
+    ("--category", "Fishng", "did you mean 'Fishing'?"),
+    ("--shipping-mode", "Overnight", "no shipping mode 'Overnight'"),
+    ("--year", "1999", "no year 1999 in the published data (the years: 2015 to 2018)"),
+])
+def test_filter_values_are_matched_or_refused_with_the_close_ones(lake: Path, option: str, value: str,
+                                                                  said: str | None) -> None:
+    out = insightflow("kpis", "--format", "json", option, value, lake=lake)
+    if said is None:
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["orders_placed"] > 0
+    else:
+        assert out.returncode == 2 and said in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_a_file_export_writes_every_row_and_0_means_no_limit(lake: Path, tmp_path: Path) -> None:
+    statement = "SELECT * FROM (SELECT unnest(range(25000)) AS n)"
+    out = insightflow("sql", statement, "--format", "csv", "--out", str(tmp_path / "all.csv"), lake=lake)
+    assert out.returncode == 0 and "cut" not in out.stderr
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == 25_001
+    unlimited = insightflow("sql", statement, "--format", "csv", "--max-rows", "0", lake=lake)
+    assert len(unlimited.stdout.splitlines()) == 25_001 and "cut" not in unlimited.stderr
+    cut = insightflow("sql", statement, "--format", "csv", lake=lake)
+    assert len(cut.stdout.splitlines()) == 10_001 and "cut to 10,000 rows" in cut.stderr
