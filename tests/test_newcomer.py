@@ -70,3 +70,21 @@ def test_a_file_export_writes_every_row_and_0_means_no_limit(lake: Path, tmp_pat
     assert len(unlimited.stdout.splitlines()) == 25_001 and "cut" not in unlimited.stderr
     cut = insightflow("sql", statement, "--format", "csv", lake=lake)
     assert len(cut.stdout.splitlines()) == 10_001 and "cut to 10,000 rows" in cut.stderr
+
+
+def test_counts_agree_and_quarantine_is_shown_with_the_checks(tmp_path: Path) -> None:
+    from tests.exports import ORDERS
+
+    bad = [[*ORDERS[0][:3], "0", *ORDERS[0][4:]], [*ORDERS[1][:3], "x", *ORDERS[1][4:]], *ORDERS[2:]]
+    export = write_export(tmp_path / "export", {"orders": bad})  # a quantity below one, one not a number
+    lake = tmp_path / "lake"
+    assert insightflow("run", str(export), lake=lake).returncode == 0
+    history = json.loads(insightflow("history", "--format", "json", lake=lake).stdout)[-1]
+    steps = {s["step"]: s for s in history["steps"]}
+    assert steps["crawl"]["rows"] == steps["ingest"]["rows_in"] == steps["ingest"]["rows"]
+    quality = insightflow("quality", lake=lake)
+    assert "quarantined by this run: curated.order_dim 2" in quality.stdout
+    summary = json.loads(insightflow("quarantine", "--summary", "--format", "json", lake=lake).stdout)
+    reasons = {(r["table"], r["reason"]): r["rows"] for r in summary}
+    assert reasons[("curated.order_dim", "quantity_below_one")] == 1
+    assert reasons[("curated.order_dim", "invalid_value")] == 1

@@ -671,11 +671,25 @@ def ui(
 def quarantine(
     table_name: Annotated[str | None, typer.Argument(metavar="[TABLE]", help="Only this table's refused rows.")] = None,
     format: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    summary: Annotated[bool, typer.Option("--summary", help="Rows per table and reason instead of each row.")] = False,
     lake: LakeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Rows refused by the published run, with their source file, line and reason."""
     rows = _lake(lake).quarantine(table_name)
+    if summary:
+        counts: dict[tuple[str, str], int] = {}
+        for row in rows:
+            counts[(row["table"], row["reason"])] = counts.get((row["table"], row["reason"]), 0) + 1
+        if format is TableFormat.json:
+            _json([{"table": t, "reason": r, "rows": n} for (t, r), n in sorted(counts.items())])
+            return
+        table = Table("table", "reason", "rows")
+        for (name, reason), count in sorted(counts.items()):
+            table.add_row(name, reason, f"{count:,}")
+        _OUT.print(table)
+        _OUT.print(f"{len(rows):,} quarantined rows")
+        return
     if format is TableFormat.json:
         _json(rows)
         return
@@ -695,8 +709,9 @@ def quality(
 ) -> None:
     """The data-quality checks of a run (default: the newest): status, failing rows, examples."""
     record = _lake(lake).quality(run_id)
+    quarantined = {s["step"]: s.get("quarantined", 0) for s in record.steps if s.get("quarantined")}
     if format is TableFormat.json:
-        _json({"run_id": record.run_id, "status": record.status, "checks": record.checks})
+        _json({"run_id": record.run_id, "status": record.status, "checks": record.checks, "quarantined": quarantined})
         return
     table = Table("table", "check", "severity", "status", "failing rows", "examples")
     for check in record.checks:
@@ -707,6 +722,10 @@ def quality(
     failed = sum(c.get("status") == "fail" for c in record.checks)
     warned = sum(c.get("status") == "warn" for c in record.checks)
     _OUT.print(f"run {record.run_id}: {record.status}; {len(record.checks)} checks, {failed} failed, {warned} warned")
+    if quarantined:
+        rows_in = {s["step"]: s.get("rows_in") or 0 for s in record.steps}
+        parts = [f"{t} {n:,} ({n / rows_in[t]:.1%})" if rows_in.get(t) else f"{t} {n:,}" for t, n in quarantined.items()]
+        _OUT.print(f"quarantined by this run: {', '.join(parts)} (`insightflow quarantine --summary` per reason)")
 
 
 def main() -> None:
