@@ -88,3 +88,31 @@ def test_counts_agree_and_quarantine_is_shown_with_the_checks(tmp_path: Path) ->
     reasons = {(r["table"], r["reason"]): r["rows"] for r in summary}
     assert reasons[("curated.order_dim", "quantity_below_one")] == 1
     assert reasons[("curated.order_dim", "invalid_value")] == 1
+
+
+def test_tokens_are_listed_and_revoked(tmp_path: Path) -> None:
+    from insightflow.api import TokenStore, tokens_path
+    from insightflow.lake import LakeLayout
+
+    lake = tmp_path / "lake"
+    anna = insightflow("token", "add", "anna", "--role", "analyst", lake=lake).stdout.strip()
+    vera = insightflow("token", "add", "vera", "--pii", lake=lake).stdout.strip()
+    listed = insightflow("token", "list", lake=lake)
+    assert listed.returncode == 0 and "anna" in listed.stdout and "analyst" in listed.stdout
+    assert anna not in listed.stdout and "2 tokens" in listed.stdout
+    assert insightflow("token", "revoke", "anna", lake=lake).returncode == 0
+    store = TokenStore(tokens_path(LakeLayout.resolve(lake)))
+    assert store.principal(anna) is None
+    assert store.principal(vera).name == "vera" and store.principal(vera).pii
+    unknown = insightflow("token", "revoke", "anna", lake=lake)
+    assert unknown.returncode == 2 and "no token named 'anna'" in unknown.stderr and "vera" in unknown.stderr
+
+
+def test_a_table_is_named_the_same_way_everywhere(lake: Path) -> None:
+    short = insightflow("snapshots", "fact_sales", "--format", "json", lake=lake)
+    assert short.returncode == 0 and json.loads(short.stdout)
+    for command in (["snapshots", "fact_sale"], ["rollback", "fact_sale", "1"], ["quarantine", "fact_sale"]):
+        out = insightflow(*command, lake=lake)
+        assert out.returncode == 3 and len(out.stderr.splitlines()) == 1, (command, out.stderr)
+    out = insightflow("snapshots", "fact_sale", lake=lake)
+    assert "no table 'fact_sale'" in out.stderr and "did you mean" in out.stderr and "marts.fact_sales" in out.stderr

@@ -444,7 +444,9 @@ def rollback(
     debug: DebugOption = False,
 ) -> None:
     """Make an old snapshot of TABLE current again (a new commit, published as a rollback run)."""
-    record = _lake(lake).rollback(table_name, snapshot)
+    lakehouse = _lake(lake)
+    table_name = lakehouse.table_name(table_name)
+    record = lakehouse.rollback(table_name, snapshot)
     _OUT.print(f"{table_name} is back at the files of snapshot {snapshot}: new snapshot "
                f"{record.snapshots[table_name]}, published by run {record.run_id}")
     _print_bi_sync(record)
@@ -528,6 +530,34 @@ def token_add(
     TextConsole(stderr=True).print(f"token for {name} ({role.value}{', pii' if pii else ''}) "
                                                 f"added to {path}; it is shown only now:")
     sys.stdout.write(token + "\n")
+
+
+@token_app.command("list")
+def token_list(lake: LakeOption = None, debug: DebugOption = False) -> None:
+    """Who holds a token: name, role and the PII grant (the tokens themselves are not stored)."""
+    from insightflow.api import TokenStore, tokens_path
+
+    path = tokens_path(_lake(lake).layout)
+    table = Table("name", "role", "pii")
+    principals = TokenStore(path).list()
+    for principal in principals:
+        table.add_row(principal.name, principal.role, "yes" if principal.pii else "no")
+    _OUT.print(table)
+    _OUT.print(f"{len(principals)} tokens in {path}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="Whose token to remove.")],
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Remove NAME's token: the API refuses it from the next request on."""
+    from insightflow.api import TokenStore, tokens_path
+
+    path = tokens_path(_lake(lake).layout)
+    TokenStore(path).revoke(name)
+    _OUT.print(f"token of {name} revoked ({path})")
 
 
 @app.command()

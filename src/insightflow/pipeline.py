@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from insightflow.crawl import CrawlReport, crawl
-from insightflow.errors import InsightFlowError, LakeError, UsageError
+from insightflow.errors import InsightFlowError, LakeError, TableNotFound, UsageError
 from insightflow.ingest import IngestResult, ingest
 from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import (
@@ -285,7 +285,8 @@ class Lakehouse:
             short = table.split(".")[-1]
             names = [n for n in names if n.split(".")[-1] == short]
             if not names:
-                raise InsightFlowError(f"no quarantine for {table}; tables with one: {self._quarantined()}")
+                raise TableNotFound(f"no table {table!r} with a quarantine (the tables with one: "
+                                    f"{self._quarantined()})")
         rows = []
         reader = self.reader()
         for name in names:
@@ -298,6 +299,27 @@ class Lakehouse:
 
     def _quarantined(self) -> str:
         return ", ".join(n.split(".")[-1] for n in self.catalog.table_names() if n.startswith("quarantine."))
+
+    def table_name(self, name: str) -> str:
+        """The lake's table ``name`` means: itself, or the one table of that name without its schema
+        (``fact_sales``: ``marts.fact_sales``, before ``quarantine.fact_sales``); else
+        ``TableNotFound`` naming the closest ones."""
+        import difflib
+
+        self.require_lake()
+        names = self.catalog.table_names()
+        if name in names:
+            return name
+        if "." not in name:
+            same = [n for n in names if n.split(".")[1] == name]
+            preferred = [n for n in same if n.split(".")[0] not in ("quarantine", "ops")] or same
+            if len(preferred) == 1:
+                return preferred[0]
+            if preferred:
+                raise UsageError(f"{name!r} could be {' or '.join(preferred)}: give its schema")
+        close = difflib.get_close_matches(name, names + [n.split(".")[1] for n in names], n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""
+        raise TableNotFound(f"no table {name!r} in the lake{hint} (`insightflow tables` lists them)")
 
     def require_lake(self) -> None:
         """Refuse to read a lake that is not there (a read makes no lake: no folder, no catalog)."""
@@ -347,7 +369,7 @@ class Lakehouse:
 
     def snapshots(self, table: str) -> list[dict]:
         """A table's snapshots, oldest first, marking the one readers see (``published``)."""
-        self.require_lake()
+        table = self.table_name(table)
         published = self.reader().resolve(table).snapshot_id
         return [
             {
@@ -369,6 +391,7 @@ class Lakehouse:
         run with ``table`` at the new snapshot. Undo it by rolling back to the previous snapshot.
         """
         self._require_published()
+        table = self.table_name(table)
         started = datetime.now(UTC)
         run_id = f"{started:%Y%m%dT%H%M%S}-rollback-{uuid.uuid4().hex[:6]}"
         with self.catalog.lock(self.lock_timeout):

@@ -72,6 +72,35 @@ class TokenStore:
             os.close(fd)
         return token
 
+    def list(self) -> list[Principal]:
+        """Who holds a token, by name (the tokens themselves are not stored)."""
+        return sorted(self._load().values(), key=lambda p: p.name)
+
+    def revoke(self, name: str) -> None:
+        """Remove ``name``'s token: it is refused from the next request on."""
+        entries = self._entries()
+        if name not in entries:
+            known = ", ".join(sorted(entries)) or "none"
+            raise UsageError(f"no token named {name!r} in {self.path} (the tokens: {known})")
+        del entries[name]
+        text = "".join(f'\n[tokens."{n}"]\nsha256 = "{e["sha256"]}"\nrole = "{e["role"]}"\n'
+                       f'pii = {"true" if e.get("pii") else "false"}\n' for n, e in entries.items())
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+
+    def _entries(self) -> dict[str, dict]:
+        try:
+            return dict(tomllib.loads(self.path.read_text("utf-8")).get("tokens", {}))
+        except FileNotFoundError:
+            return {}
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise UsageError(f"cannot read the token file {self.path}: {error}") from None
+
     def _load(self) -> dict[str, Principal]:
         try:
             st = self.path.stat()
