@@ -88,6 +88,10 @@ def test_counts_agree_and_quarantine_is_shown_with_the_checks(tmp_path: Path) ->
     reasons = {(r["table"], r["reason"]): r["rows"] for r in summary}
     assert reasons[("curated.order_dim", "quantity_below_one")] == 1
     assert reasons[("curated.order_dim", "invalid_value")] == 1
+    rows = json.loads(insightflow("quarantine", "--format", "json", lake=lake).stdout)
+    invalid = next(r for r in rows if r["reason"] == "invalid_value")
+    assert invalid["invalid"] == {"order_quantity": "x"}  # JSON values are JSON, not JSON text
+    assert isinstance(next(r for r in rows if r["reason"] == "quantity_below_one")["record"], dict)
 
 
 def test_tokens_are_listed_and_revoked(tmp_path: Path) -> None:
@@ -116,3 +120,21 @@ def test_a_table_is_named_the_same_way_everywhere(lake: Path) -> None:
         assert out.returncode == 3 and len(out.stderr.splitlines()) == 1, (command, out.stderr)
     out = insightflow("snapshots", "fact_sale", lake=lake)
     assert "no table 'fact_sale'" in out.stderr and "did you mean" in out.stderr and "marts.fact_sales" in out.stderr
+
+
+def test_the_demo_lake_is_not_mixed_with_real_exports_and_can_start_over(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake).mkdir()
+    (lake / "insightflow.toml").write_text("[lake]\nkeep_snapshots = 5\n")
+    assert insightflow("demo", lake=lake).returncode == 0
+    demo_figures = json.loads(insightflow("kpis", "--format", "json", lake=lake).stdout)
+    export = write_export(tmp_path / "export")
+    mixed = insightflow("run", str(export), lake=lake)
+    assert mixed.returncode == 3 and "holds the demo's synthetic data" in mixed.stderr and "insightflow reset" in mixed.stderr
+    assert json.loads(insightflow("kpis", "--format", "json", lake=lake).stdout) == demo_figures
+    assert insightflow("reset", lake=lake).returncode == 2  # not without --yes when nobody can be asked
+    out = insightflow("reset", "--yes", lake=lake)
+    assert out.returncode == 0 and "catalog.db" in out.stdout
+    assert sorted(p.name for p in lake.iterdir() if p.name != ".lock") == ["insightflow.toml"]
+    assert insightflow("run", str(export), lake=lake).returncode == 0
+    assert json.loads(insightflow("kpis", "--format", "json", lake=lake).stdout)["orders_placed"] == 5

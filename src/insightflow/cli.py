@@ -91,6 +91,16 @@ def _lake(lake: Path | None) -> Lakehouse:
     return Lakehouse(lake)
 
 
+def _parsed(text: str | None) -> object:
+    """JSON text as the value it holds (text that is not JSON as itself)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _json(value: object) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
@@ -584,6 +594,23 @@ def verify(
 
 
 @app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
+    lake: LakeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Start the lake over: delete its tables, landing copies, catalog and history (settings and tokens stay)."""
+    lakehouse = _lake(lake)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"reset deletes every table of {lakehouse.layout.root}: add --yes to confirm")
+        typer.confirm(f"Delete every table, landing copy and run of {lakehouse.layout.root}?", abort=True)
+    removed = lakehouse.reset()
+    _OUT.print(f"{lakehouse.layout.root} reset: {', '.join(removed) or 'it was empty'} deleted "
+               "(insightflow.toml and the API tokens kept)")
+
+
+@app.command()
 def repair(
     from_backup: Annotated[bool, typer.Option("--from-backup", help="Put back the copy the last published run left (catalog.db.bak).")] = False,
     lake: LakeOption = None,
@@ -720,8 +747,8 @@ def quarantine(
         _OUT.print(table)
         _OUT.print(f"{len(rows):,} quarantined rows")
         return
-    if format is TableFormat.json:
-        _json(rows)
+    if format is TableFormat.json:  # the refused values as JSON objects, not JSON text inside JSON
+        _json([{**row, "record": _parsed(row["record"]), "invalid": _parsed(row["invalid"])} for row in rows])
         return
     table = Table("table", "source file", "line", "reason", "values")
     for row in rows:

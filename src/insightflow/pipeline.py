@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,6 +144,7 @@ class Lakehouse:
         """
         if stage not in STAGES:
             raise UsageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
+        self._refuse_mixing_with_the_demo(source)
         session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
                              on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout,
                              full_refresh=full_refresh, encodings=self.encodings(encoding))
@@ -160,7 +162,44 @@ class Lakehouse:
 
         self.layout.create()
         generate(self.layout.inbox, scale=scale, seed=seed)
+        self._demo_marker.write_text(f'{{"scale": {scale}, "seed": {seed}}}\n', encoding="utf-8")
         return self.layout.inbox
+
+    @property
+    def _demo_marker(self) -> Path:
+        """Present in a lake that holds the demo's synthetic data."""
+        return self.layout.root / ".demo"
+
+    def _refuse_mixing_with_the_demo(self, source: str | Path | None) -> None:
+        if source is None or not self._demo_marker.exists():
+            return
+        if not is_remote(str(source)) and Path(source).resolve() == self.layout.inbox.resolve():
+            return  # the demo's own inbox
+        raise LakeError(f"the lake at {self.layout.root} holds the demo's synthetic data, which your exports would "
+                        f"be mixed with: use another lake (--lake PATH) or start over with `insightflow reset "
+                        f"--lake {self.layout.root}`")
+
+    def reset(self) -> list[str]:
+        """Delete everything the lake folder holds but its settings and API tokens (tables, landing
+        copies, catalog, history, inbox, orchestrator home); returns what was deleted."""
+        from insightflow.api.tokens import tokens_path
+
+        if self.catalog.storage.remote or not self.catalog.local:
+            raise UsageError("reset works on a lake folder with its own catalog and warehouse; a shared lake "
+                             "is dropped with its store's and catalog's own tools")
+        root = self.layout.root
+        if not root.exists():
+            return []
+        keep = {root / "insightflow.toml", tokens_path(self.layout), self.layout.lock_file}
+        removed = []
+        with self.catalog.lock(self.lock_timeout):
+            for entry in sorted(root.iterdir()):
+                if entry in keep:
+                    continue
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+                removed.append(entry.name)
+        self._catalog = None
+        return removed
 
     def verify(self) -> Verification:
         """Read every data file of the published and current snapshots and every landing copy again;
