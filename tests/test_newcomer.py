@@ -138,3 +138,10 @@ def test_the_demo_lake_is_not_mixed_with_real_exports_and_can_start_over(tmp_pat
     assert sorted(p.name for p in lake.iterdir() if p.name != ".lock") == ["insightflow.toml"]
     assert insightflow("run", str(export), lake=lake).returncode == 0
     assert json.loads(insightflow("kpis", "--format", "json", lake=lake).stdout)["orders_placed"] == 5
+
+
+def test_a_mistyped_source_is_refused_before_a_run_is_recorded(lake: Path) -> None:
+    before = json.loads(insightflow("history", "--format", "json", lake=lake).stdout)
+    out = insightflow("run", str(lake.parent / "exprot"), lake=lake)
+    assert out.returncode == 2 and "exprot: no such folder" in out.stderr
+    assert json.loads(insightflow("history", "--format", "json", lake=lake).stdout) == before

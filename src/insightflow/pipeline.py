@@ -144,6 +144,10 @@ class Lakehouse:
         """
         if stage not in STAGES:
             raise UsageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
+        if source is not None and not is_remote(str(source)):
+            from insightflow.crawl.crawler import source_folder
+
+            source_folder(source)  # a mistyped folder is refused before a run is recorded
         self._refuse_mixing_with_the_demo(source)
         session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
                              on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout,

@@ -112,15 +112,21 @@ def crawl(folder: str | Path, *, count_records: bool = True, encodings: dict[str
     ``count_records=False`` reads no more of a file than its first 64 KiB (a run does: it reads
     every byte once when it lands the file). ``encodings`` gives the encoding to read files in, per
     source (``customers`` …) or for all (``*``); a file without one has it detected."""
+    root = source_folder(folder)
+    paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    if not paths:
+        raise SourceError(root, "holds no .csv files")
+    return CrawlReport(root, [crawl_file(p, count_records=count_records, encodings=encodings) for p in paths])
+
+
+def source_folder(folder: str | Path) -> Path:
+    """``folder`` if it is a folder, else a ``SourceError`` saying what it is."""
     root = Path(folder)
     if not root.exists():
         raise SourceError(root, "no such folder")
     if not root.is_dir():
         raise SourceError(root, "is not a folder (give the folder holding the CSV exports)")
-    paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
-    if not paths:
-        raise SourceError(root, "holds no .csv files")
-    return CrawlReport(root, [crawl_file(p, count_records=count_records, encodings=encodings) for p in paths])
+    return root
 
 
 def crawl_file(path: Path, *, count_records: bool = True, encodings: dict[str, str] | None = None) -> FileReport:
