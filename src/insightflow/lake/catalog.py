@@ -404,7 +404,10 @@ class LakeCatalog:
             return self._commit_files(name, schema, final_paths, overwrite, properties,
                                       table=loaded.pop() if loaded else None)
 
-        return _retrying(name, attempt)
+        try:
+            return _retrying(name, attempt)
+        finally:
+            self._version = None  # this process changed the catalog: its readers look again at once
 
     def _commit_files(
         self, name: str, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None,
