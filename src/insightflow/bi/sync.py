@@ -413,8 +413,6 @@ def _now(cur) -> datetime:
 def _serving_error(url: str, error: Exception) -> ServingError:
     import psycopg
 
-    if isinstance(error, InsightFlowError):
-        return error if isinstance(error, ServingError) else ServingError(str(error))
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
     told = ServingError(f"the serving database {redacted(url)}: {first}")
     told.transient = isinstance(error, psycopg.OperationalError)  # down, unreachable, lock timeout

@@ -200,7 +200,8 @@ def sniff(path: Path, *, count_records: bool = True, encoding: str | None = None
     header = _header(text, delimiter)
     quote, newline, inferred = '"', "\\n", {}
     utf8 = encoding in ("utf-8", "utf-8-sig")
-    sniffed_path, temporary = (path, None) if utf8 else _utf8_sample(text)
+    temporary = None if utf8 else _utf8_sample(text)
+    sniffed_path = temporary or path
     try:
         with duckdb.connect() as con:
             row = con.execute(
@@ -236,7 +237,7 @@ def sniff(path: Path, *, count_records: bool = True, encoding: str | None = None
     )
 
 
-def _utf8_sample(text: str) -> tuple[Path, Path]:
+def _utf8_sample(text: str) -> Path:
     """The sample's whole lines as a UTF-8 file, for DuckDB's sniffer (which reads UTF-8)."""
     import tempfile
 
@@ -244,7 +245,7 @@ def _utf8_sample(text: str) -> tuple[Path, Path]:
     with open(handle, "w", encoding="utf-8", newline="") as out:
         cut = max(text.rfind("\n"), 0)
         out.write(text[: cut + 1] if cut else text)
-    return Path(name), Path(name)
+    return Path(name)
 
 
 def _count_decoded(path: Path, encoding: str) -> int:

@@ -19,6 +19,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from insightflow.lake.storage import LakeStorage
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,7 @@ def moved_from(catalog_db: Path, warehouse: Path) -> str | None:
             return _warehouse_of(location)
     if locations and locations[0]:  # pointers here (a repaired catalog): is what they point at?
         try:
-            with _path(locations[0]).open(encoding="utf-8") as handle:
+            with Path(LakeStorage.location(locations[0])).open(encoding="utf-8") as handle:
                 table_location = json.load(handle).get("location", "")
         except (OSError, ValueError):
             return None
@@ -49,12 +51,6 @@ def moved_from(catalog_db: Path, warehouse: Path) -> str | None:
 def _warehouse_of(location: str) -> str | None:
     marker = location.find("/warehouse/")
     return location[: marker + len("/warehouse/")] if marker >= 0 else None
-
-
-def _path(uri: str) -> Path:
-    from urllib.parse import unquote, urlparse
-
-    return Path(unquote(urlparse(uri).path))
 
 
 def relocate(catalog_db: Path, warehouse: Path, old: str) -> int:
