@@ -145,3 +145,80 @@ def test_a_mistyped_source_is_refused_before_a_run_is_recorded(lake: Path) -> No
     out = insightflow("run", str(lake.parent / "exprot"), lake=lake)
     assert out.returncode == 2 and "exprot: no such folder" in out.stderr
     assert json.loads(insightflow("history", "--format", "json", lake=lake).stdout) == before
+
+
+@pytest.fixture(scope="module")
+def dirty_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake of a small synthetic export with defects: every listing has rows to show."""
+    root = tmp_path_factory.mktemp("dirty")
+    lake = root / "lake"
+    assert insightflow("generate", "--out", str(root / "export"), "--scale", "0.02", "--dirty", "0.05",
+                       lake=lake).returncode == 0
+    assert insightflow("run", str(root / "export"), lake=lake).returncode == 0
+    assert insightflow("kpis", lake=lake).returncode == 0  # an audit entry
+    assert insightflow("token", "add", "vera", "--role", "analyst", lake=lake).returncode == 0
+    return lake
+
+
+LISTINGS = [["tables"], ["crawl", "{export}"], ["history"], ["quarantine"], ["quarantine", "--summary"],
+            ["audit"], ["snapshots", "fact_sales"], ["kpis"], ["kpis", "on_time_by_mode"], ["kpis", "--list"],
+            ["quality"], ["token", "list"], ["ingest", "{export}"], ["verify"]]
+
+
+def _command(dirty_lake: Path, command: list[str]) -> list[str]:
+    return [part.format(export=dirty_lake.parent / "export") for part in command]
+
+
+def _no_json_text(value: object) -> None:
+    """No value is JSON written as a string inside the JSON."""
+    if isinstance(value, dict):
+        [_no_json_text(v) for v in value.values()]
+    elif isinstance(value, list):
+        [_no_json_text(v) for v in value]
+    elif isinstance(value, str) and value[:1] in "[{":
+        with pytest.raises(ValueError):
+            json.loads(value)
+
+
+@pytest.mark.parametrize("command", LISTINGS, ids=" ".join)
+def test_every_listing_writes_table_json_and_csv(dirty_lake: Path, command: list[str]) -> None:
+    import csv
+    import io
+
+    command = _command(dirty_lake, command)
+    table = insightflow(*command, "--format", "table", lake=dirty_lake)
+    data = json.loads(insightflow(*command, "--format", "json", lake=dirty_lake).stdout)
+    rows = list(csv.reader(io.StringIO(insightflow(*command, "--format", "csv", lake=dirty_lake).stdout)))
+    assert table.returncode == 0 and table.stdout.strip(), table.stderr
+    assert data and rows[0] and all(len(r) == len(rows[0]) for r in rows), rows[:3]
+    _no_json_text(data)
+    if isinstance(data, list) and command[0] not in ("history", "verify"):  # history's CSV: one row per step
+        assert len(rows) - 1 == len(data)
+
+
+@pytest.mark.parametrize("command", LISTINGS, ids=" ".join)
+def test_tables_fit_100_columns_and_cut_no_value(dirty_lake: Path, command: list[str]) -> None:
+    command = _command(dirty_lake, command)
+    out = insightflow(*command, lake=dirty_lake, env={"COLUMNS": "100"})
+    assert out.returncode == 0, out.stderr
+    too_long = [line for line in out.stdout.splitlines() if len(line) > 100]
+    assert not too_long, too_long
+    assert "…" not in out.stdout  # Rich's mark of a cut cell
+    words = out.stdout.split()
+    if command[0] == "history":  # run ids and step names are never split across lines
+        runs = json.loads(insightflow("history", "--format", "json", lake=dirty_lake).stdout)
+        assert all(r["run_id"] in words and all(s["step"] in words for s in r["steps"]) for r in runs)
+    if command[0] == "tables":
+        tables = json.loads(insightflow("tables", "--format", "json", lake=dirty_lake).stdout)
+        assert all(t["name"] in words for t in tables)
+
+
+def test_wide_shows_the_columns_a_table_leaves_out(dirty_lake: Path) -> None:
+    tables = json.loads(insightflow("tables", "--format", "json", lake=dirty_lake).stdout)
+    narrow = insightflow("tables", lake=dirty_lake, env={"COLUMNS": "100"}).stdout
+    wide = insightflow("tables", "--wide", lake=dirty_lake, env={"COLUMNS": "160"}).stdout
+    snapshot_ids = [str(t["snapshot_id"]) for t in tables]
+    assert not any(s in narrow for s in snapshot_ids) and "more column with --wide (snapshot)" in narrow
+    assert all(s in wide.split() for s in snapshot_ids) and "--wide" not in wide
+    history = insightflow("history", "--wide", lake=dirty_lake, env={"COLUMNS": "160"}).stdout
+    assert "attempts" in history and "ratio" in history

@@ -59,6 +59,18 @@ class TableInfo:
     bytes: int
 
 
+@dataclass(frozen=True)
+class Compression:
+    """Source CSV bytes against the Parquet bytes they became."""
+
+    csv_bytes: int
+    parquet_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.csv_bytes / self.parquet_bytes
+
+
 class Lakehouse:
     """A lake folder and everything that can be done with it."""
 
@@ -308,6 +320,12 @@ class Lakehouse:
         """Size of the landed source CSVs (for the compression ratio of the raw tables)."""
         storage = self.catalog.storage
         return sum(storage.size(f) for f in storage.list(storage.landing, ".csv"))
+
+    def raw_compression(self, tables: list[TableInfo] | None = None) -> Compression | None:
+        """The landed CSVs' bytes against the raw tables' Parquet bytes (None before any load);
+        ``tables``: what ``tables()`` just returned, if at hand."""
+        parquet = sum(info.bytes for info in tables or self.tables() if info.name.startswith("raw."))
+        return Compression(self.landing_bytes(), parquet) if parquet else None
 
     def history(self) -> list[RunRecord]:
         return list_runs(self.catalog) if self.catalog.initialized() else []

@@ -74,6 +74,17 @@ class RunRecord:
     def is_rollback(self) -> bool:
         return self.kind == ROLLBACK
 
+    @property
+    def ingested_nothing(self) -> bool:
+        """The run's ingest found no new file: every one was ingested before."""
+        ingest = next((s for s in self.steps if s["step"] == "ingest"), None)
+        return ingest is not None and not ingest["rows"] and not ingest.get("bytes_written")
+
+    def check_counts(self) -> dict[str, int]:
+        """How many of the run's checks passed, warned and failed."""
+        statuses = [check.get("status", "pass") for check in self.checks]
+        return {status: statuses.count(status) for status in ("pass", "warn", "fail")}
+
 
 def record_run(catalog: LakeCatalog, run: RunRecord, staging: str | Path) -> int:
     """Append ``run`` to ``ops.runs``; for a successful run this is the publish point."""
