@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from insightflow.api.docs import add_docs
 from insightflow.api.metrics import Metrics
 from insightflow.api.runs import RunJobs
 from insightflow.api.tokens import TokenStore, tokens_path
@@ -51,7 +52,8 @@ class RunRequest(BaseModel):
 
 def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits | None = None) -> FastAPI:
     """The API over ``lake``; tokens from ``tokens`` (default: the lake's token file)."""
-    app = FastAPI(title="InsightFlow query API", version="1", description=__doc__)
+    app = FastAPI(title="InsightFlow query API", version="1", description=__doc__, docs_url=None, redoc_url=None)
+    add_docs(app)
     store = tokens or TokenStore(tokens_path(lake.layout))
     metrics = Metrics()
     jobs = RunJobs(lake.layout.root)
