@@ -2,6 +2,8 @@
 
 Roles: ``viewer`` reads KPIs and metrics, ``analyst`` also runs SQL, ``admin`` also starts runs.
 Every request is audited (who, role, endpoint, status, duration); queries also get their own entry.
+Every request is also logged on one line to the logger ``insightflow.api.requests`` (method, path
+without its query string, status, milliseconds, caller); tokens and headers never are.
 Errors are JSON ``{"detail": …}``: 401 no or unknown token, 403 role too low, 400 bad SQL or
 argument, 408 query timeout, 404 unknown KPI or run; never a traceback.
 """
@@ -10,7 +12,9 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import logging
 import math
+import re
 import time
 from typing import Annotated
 
@@ -33,6 +37,10 @@ KpiName = enum.Enum("KpiName", {name: name for name in CATALOGUE}, type=str)
 _ANONYMOUS = Principal("anonymous", "none")
 #: Characters of a request's path written to the audit log (an unauthenticated client chooses it).
 AUDITED_PATH = 300
+#: One line per request: ``GET /kpis 200 4.2 ms vera``.
+REQUEST_LOG = logging.getLogger("insightflow.api.requests")
+# A token pasted into a path by mistake is logged as its prefix only.
+_TOKEN = re.compile(r"ifk_[A-Za-z0-9_-]+")
 _bearer = HTTPBearer(auto_error=False, description="A token from `insightflow token add`.")
 
 
@@ -87,6 +95,8 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
         who = getattr(request.state, "principal", _ANONYMOUS)
         audit.append(who=who.name, role=who.role, action=f"{request.method} {_capped(request.url.path)}",
                      outcome=_outcome(response.status_code), seconds=seconds, status=response.status_code)
+        REQUEST_LOG.info("%s %s %d %.1f ms %s", _printable(request.method), _logged_path(request.scope["path"]),
+                         response.status_code, seconds * 1000, who.name if who is not _ANONYMOUS else "-")
         return response
 
     @app.exception_handler(InsightFlowError)
@@ -197,6 +207,16 @@ def _json(value: object) -> object:
 
 def _capped(path: str) -> str:
     return path if len(path) <= AUDITED_PATH else f"{path[:AUDITED_PATH]}… ({len(path):,} characters)"
+
+
+def _logged_path(path: str) -> str:
+    """The path as the request log shows it: capped, tokens masked, control characters escaped
+    (the path is percent-decoded: ``%0A`` would otherwise start a forged log line)."""
+    return _printable(_TOKEN.sub("ifk_***", _capped(path)))
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _outcome(status: int) -> str:
