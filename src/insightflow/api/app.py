@@ -1,6 +1,6 @@
 """The FastAPI app: ``insightflow serve`` runs it on 127.0.0.1.
 
-Roles: ``viewer`` reads KPIs and metrics, ``analyst`` also runs SQL, ``admin`` also starts runs.
+Roles: ``viewer`` reads KPIs, metrics and the list of tables, ``analyst`` also runs SQL, ``admin`` also starts runs.
 Every request is audited (who, role, endpoint, status, duration); queries also get their own entry.
 Every request is also logged on one line to the logger ``insightflow.api.requests`` (method, path
 without its query string, status, milliseconds, caller); tokens and headers never are.
@@ -29,9 +29,10 @@ from insightflow.api.metrics import Metrics
 from insightflow.api.runs import RunJobs
 from insightflow.api.tokens import TokenStore, tokens_path
 from insightflow.errors import InsightFlowError, LakeBusyError
-from insightflow.pipeline import Lakehouse
+from insightflow.pipeline import Lakehouse, TableInfo
 from insightflow.query import CATALOGUE, KpiFilters, Limits, Principal, QueryResult, QueryTimeout
 from insightflow.query.errors import AccessDenied
+from insightflow.query.masking import masked_columns
 
 KpiName = enum.Enum("KpiName", {name: name for name in CATALOGUE}, type=str)
 _ANONYMOUS = Principal("anonymous", "none")
@@ -167,11 +168,31 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
                 return _json(run.__dict__ | {"seconds": run.seconds})
         raise HTTPException(404, f"no run or job {run_id}")
 
+    @app.get("/tables", summary="The tables served: rows, snapshot, columns (viewer)")
+    def tables(principal: Annotated[Principal, Depends(caller("viewer"))]) -> dict:
+        if not lake.catalog.initialized():
+            return {"tables": []}
+        return {"tables": [_table(info, principal) for info in lake.tables()]}
+
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (viewer)")
     def prometheus(principal: Annotated[Principal, Depends(caller("viewer"))]) -> str:
         return metrics.text()
 
     return app
+
+
+def _table(info: TableInfo, principal: Principal) -> dict:
+    """One table of ``GET /tables``; ``masked`` marks the columns this caller reads as ``***``."""
+    masked = set() if principal.pii else set(masked_columns(info.name, [name for name, _ in info.columns]))
+    return {
+        "name": info.name,
+        "rows": info.rows,
+        "snapshot": str(info.snapshot_id) if info.snapshot_id is not None else None,  # 64-bit: text for JS
+        "snapshots": info.snapshots,
+        "files": info.files,
+        "bytes": info.bytes,
+        "columns": [{"name": name, "type": kind, "masked": name in masked} for name, kind in info.columns],
+    }
 
 
 def _answer(result: QueryResult) -> dict:
