@@ -208,3 +208,16 @@ def test_ui_says_when_it_is_ready_stays_quiet_and_stops_its_whole_tree(tmp_path:
         for pid in tree:  # never leave a server behind for the next tests
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) -> None:
+    from insightflow.errors import UsageError
+    from insightflow.orchestration.ui import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} on 127.0.0.1 is in use"):
+            serve(tmp_path / "lake", port)
+    assert not (tmp_path / "lake").exists()
