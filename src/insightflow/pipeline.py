@@ -57,6 +57,8 @@ class TableInfo:
     snapshots: int
     files: int
     bytes: int
+    #: (name, DuckDB type) of each column at the current snapshot.
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,7 @@ class Lakehouse:
                     snapshots=len(self.catalog.snapshots(name)),
                     files=len(resolved.files),
                     bytes=self.catalog.file_bytes(resolved.files),
+                    columns=resolved.columns,
                 )
             )
         return infos

@@ -83,4 +83,4 @@ def test_metrics_and_audit(client, tokens, api_lake: Lakehouse) -> None:
 
 def test_openapi_spec_is_served(client) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/health", "/kpis", "/kpis/{name}", "/sql", "/runs", "/runs/{run_id}", "/metrics"} <= set(spec["paths"])
+    assert {"/health", "/kpis", "/kpis/{name}", "/sql", "/runs", "/runs/{run_id}", "/metrics", "/tables"} <= set(spec["paths"])

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -128,3 +129,95 @@ def test_ui_serves_the_page_and_the_assets(tmp_path: Path, small_export: Path) -
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below ``pid`` (by parent id, from /proc), with its command line."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+    found, todo = {}, list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        try:
+            found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        todo += children.get(child, [])
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie has exited: only its parent has yet to collect its status)."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_ui_says_when_it_is_ready_stays_quiet_and_stops_its_whole_tree(tmp_path: Path, stop: signal.Signals) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "insightflow.cli", "ui", "--port", str(port), "--lake", str(tmp_path / "lake")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "INSIGHTFLOW_SENSOR_INTERVAL": "1", "INSIGHTFLOW_REPORT_INTERVAL": "1"},
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in server.stdout), daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    tree: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while not any(f"ready at {base}" in line for line in lines):
+            assert server.poll() is None, f"insightflow ui exited: {lines}"
+            assert time.monotonic() < deadline, f"no ready line within 180 s: {lines}"
+            time.sleep(0.2)
+        assert get(f"{base}/server_info")[0] == 200  # ready means it answers
+        starting = next(i for i, line in enumerate(lines) if "starting…" in line)
+        assert starting < next(i for i, line in enumerate(lines) if "ready at" in line)
+        # no first-visit "join the community" dialog
+        assert json.loads(get(f"{base}/graphql", {"query": "{ shouldShowNux }"})[1])["data"] == {"shouldShowNux": False}
+        time.sleep(12)  # the sensors tick about every 5 s: a few ticks, without a line for each
+        quiet = [line for line in lines if "SensorDaemon" in line or " - INFO - " in line or "Warning" in line]
+        assert quiet == [], lines
+        tree = descendants(server.pid)
+        commands = " | ".join(tree.values())
+        assert "dagster dev" in commands and "dagster_webserver" in commands and "dagster._daemon" in commands
+        assert "dagster api grpc" in commands or "dagster code-server" in commands, commands
+        stopped_at = time.monotonic()
+        os.killpg(server.pid, stop)  # the process group of `insightflow ui`: a terminal's Ctrl-C does this
+        server.wait(timeout=40)
+        took = time.monotonic() - stopped_at
+        deadline = time.monotonic() + 5
+        while (left := {pid: command for pid, command in tree.items() if alive(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == {}, f"left running after {stop.name}: {left}"
+        assert server.returncode == 0 and any("stopped" in line for line in lines[-3:]), lines
+        assert took < 30, f"stopping took {took:.1f} s"
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        for pid in tree:  # never leave a server behind for the next tests
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) -> None:
+    from insightflow.errors import UsageError
+    from insightflow.orchestration.ui import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} on 127.0.0.1 is in use"):
+            serve(tmp_path / "lake", port)
+    assert not (tmp_path / "lake").exists()

@@ -1,7 +1,9 @@
 """The FastAPI app: ``insightflow serve`` runs it on 127.0.0.1.
 
-Roles: ``viewer`` reads KPIs and metrics, ``analyst`` also runs SQL, ``admin`` also starts runs.
+Roles: ``viewer`` reads KPIs, metrics and the list of tables, ``analyst`` also runs SQL, ``admin`` also starts runs.
 Every request is audited (who, role, endpoint, status, duration); queries also get their own entry.
+Every request is also logged on one line to the logger ``insightflow.api.requests`` (method, path
+without its query string, status, milliseconds, caller); tokens and headers never are.
 Errors are JSON ``{"detail": …}``: 401 no or unknown token, 403 role too low, 400 bad SQL or
 argument, 408 query timeout, 404 unknown KPI or run; never a traceback.
 """
@@ -10,7 +12,9 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import logging
 import math
+import re
 import time
 from typing import Annotated
 
@@ -20,18 +24,24 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from insightflow.api.docs import add_docs
 from insightflow.api.metrics import Metrics
 from insightflow.api.runs import RunJobs
 from insightflow.api.tokens import TokenStore, tokens_path
 from insightflow.errors import InsightFlowError, LakeBusyError
-from insightflow.pipeline import Lakehouse
+from insightflow.pipeline import Lakehouse, TableInfo
 from insightflow.query import CATALOGUE, KpiFilters, Limits, Principal, QueryResult, QueryTimeout
 from insightflow.query.errors import AccessDenied
+from insightflow.query.masking import masked_columns
 
 KpiName = enum.Enum("KpiName", {name: name for name in CATALOGUE}, type=str)
 _ANONYMOUS = Principal("anonymous", "none")
 #: Characters of a request's path written to the audit log (an unauthenticated client chooses it).
 AUDITED_PATH = 300
+#: One line per request: ``GET /kpis 200 4.2 ms vera``.
+REQUEST_LOG = logging.getLogger("insightflow.api.requests")
+# A token pasted into a path by mistake is logged as its prefix only.
+_TOKEN = re.compile(r"ifk_[A-Za-z0-9_-]+")
 _bearer = HTTPBearer(auto_error=False, description="A token from `insightflow token add`.")
 
 
@@ -51,7 +61,8 @@ class RunRequest(BaseModel):
 
 def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits | None = None) -> FastAPI:
     """The API over ``lake``; tokens from ``tokens`` (default: the lake's token file)."""
-    app = FastAPI(title="InsightFlow query API", version="1", description=__doc__)
+    app = FastAPI(title="InsightFlow query API", version="1", description=__doc__, docs_url=None, redoc_url=None)
+    add_docs(app)
     store = tokens or TokenStore(tokens_path(lake.layout))
     metrics = Metrics()
     jobs = RunJobs(lake.layout.root)
@@ -85,6 +96,8 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
         who = getattr(request.state, "principal", _ANONYMOUS)
         audit.append(who=who.name, role=who.role, action=f"{request.method} {_capped(request.url.path)}",
                      outcome=_outcome(response.status_code), seconds=seconds, status=response.status_code)
+        REQUEST_LOG.info("%s %s %d %.1f ms %s", _printable(request.method), _logged_path(request.scope["path"]),
+                         response.status_code, seconds * 1000, who.name if who is not _ANONYMOUS else "-")
         return response
 
     @app.exception_handler(InsightFlowError)
@@ -155,11 +168,31 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
                 return _json(run.__dict__ | {"seconds": run.seconds})
         raise HTTPException(404, f"no run or job {run_id}")
 
+    @app.get("/tables", summary="The tables served: rows, snapshot, columns (viewer)")
+    def tables(principal: Annotated[Principal, Depends(caller("viewer"))]) -> dict:
+        if not lake.catalog.initialized():
+            return {"tables": []}
+        return {"tables": [_table(info, principal) for info in lake.tables()]}
+
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (viewer)")
     def prometheus(principal: Annotated[Principal, Depends(caller("viewer"))]) -> str:
         return metrics.text()
 
     return app
+
+
+def _table(info: TableInfo, principal: Principal) -> dict:
+    """One table of ``GET /tables``; ``masked`` marks the columns this caller reads as ``***``."""
+    masked = set() if principal.pii else set(masked_columns(info.name, [name for name, _ in info.columns]))
+    return {
+        "name": info.name,
+        "rows": info.rows,
+        "snapshot": str(info.snapshot_id) if info.snapshot_id is not None else None,  # 64-bit: text for JS
+        "snapshots": info.snapshots,
+        "files": info.files,
+        "bytes": info.bytes,
+        "columns": [{"name": name, "type": kind, "masked": name in masked} for name, kind in info.columns],
+    }
 
 
 def _answer(result: QueryResult) -> dict:
@@ -195,6 +228,16 @@ def _json(value: object) -> object:
 
 def _capped(path: str) -> str:
     return path if len(path) <= AUDITED_PATH else f"{path[:AUDITED_PATH]}… ({len(path):,} characters)"
+
+
+def _logged_path(path: str) -> str:
+    """The path as the request log shows it: capped, tokens masked, control characters escaped
+    (the path is percent-decoded: ``%0A`` would otherwise start a forged log line)."""
+    return _printable(_TOKEN.sub("ifk_***", _capped(path)))
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _outcome(status: int) -> str:

@@ -1,7 +1,7 @@
 """The Dagster instance of a lake: run history and event log in ``<lake>/.dagster``, or on PostgreSQL.
 
 The instance's home is the lake folder's ``.dagster``; its ``dagster.yaml`` turns Dagster's
-telemetry off and selects the storage: by default Dagster's SQLite files there, with the event log
+telemetry and its first-visit "join the community" dialog (``nux``) off and selects the storage: by default Dagster's SQLite files there, with the event log
 storage of ``insightflow.orchestration.storage`` (connecting cheaply); with
 ``INSIGHTFLOW_DAGSTER_POSTGRES_URL`` set, Dagster's PostgreSQL storage (dagster-postgres), so that
 the daemon and the UI can run on other machines than the runs they show. The URL (it may hold a
@@ -21,6 +21,8 @@ _CONFIG = """\
 # Written by InsightFlow (rewritten when the lake moves): Dagster's storage for this lake.
 telemetry:
   enabled: false
+nux:
+  enabled: false
 event_log_storage:
   module: insightflow.orchestration.storage
   class: LakeEventLogStorage
@@ -37,6 +39,8 @@ def dagster_home(layout: LakeLayout) -> Path:
 _POSTGRES_CONFIG = """\
 # Written by InsightFlow: Dagster's storage for this lake, on PostgreSQL (shared by its machines).
 telemetry:
+  enabled: false
+nux:
   enabled: false
 storage:
   postgres:
