@@ -42,11 +42,16 @@ def dashboard(port: PortOption = 8501, tls_cert: TlsCertOption = None, tls_key: 
 
 
 @command()
-def ui(port: PortOption = 3000) -> None:
+def ui(
+    port: PortOption = 3000,
+    # checked by the UI (importing its module here would import Dagster for every command)
+    log_level: Annotated[str, typer.Option("--log-level", metavar="LEVEL",
+                                           help="Dagster's log level: critical, error, warning, info, debug.")] = "warning",
+) -> None:
     """Serve the orchestrator's UI (Dagster: assets, runs, schedule, inbox sensor) on 127.0.0.1."""
     from insightflow.orchestration.ui import serve as serve_ui
 
-    serve_ui(lakehouse().layout.root, port)
+    serve_ui(lakehouse().layout.root, port, log_level=log_level)
 
 
 @command(token_app, "add")
