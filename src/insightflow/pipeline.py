@@ -200,15 +200,13 @@ class Lakehouse:
     def reset(self) -> list[str]:
         """Delete everything the lake folder holds but its settings and API tokens (tables, landing
         copies, catalog, history, inbox, orchestrator home); returns what was deleted."""
-        from insightflow.api.tokens import tokens_path
-
         if self.catalog.storage.remote or not self.catalog.local:
             raise UsageError("reset works on a lake folder with its own catalog and warehouse; a shared lake "
                              "is dropped with its store's and catalog's own tools")
         root = self.layout.root
         if not root.exists():
             return []
-        keep = {root / "insightflow.toml", tokens_path(self.layout), self.layout.lock_file}
+        keep = {root / "insightflow.toml", self.layout.api_tokens, self.layout.lock_file}
         removed = []
         with self.catalog.lock(self.lock_timeout):
             for entry in sorted(root.iterdir()):

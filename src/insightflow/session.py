@@ -445,7 +445,7 @@ class RunSession:
         """Refresh the metrics file and send the alerts the settings ask for (never raises)."""
         from insightflow.monitoring import after_run
 
-        after_run(self)
+        after_run(self.record, self.catalog, self.failed_step)
 
 
 def _uncompressed(metadata: pq.FileMetaData) -> int:

@@ -77,7 +77,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from insightflow.errors import UsageError
-from insightflow.lake.layout import LakeLayout
+
+DEFAULT_LAKE = "./lakehouse"
+
+
+def lake_root(lake: str | os.PathLike[str] | None = None) -> Path:
+    """The lake folder ``lake`` names, else ``$INSIGHTFLOW_LAKE``, else ``./lakehouse``."""
+    return Path(lake or os.environ.get("INSIGHTFLOW_LAKE") or DEFAULT_LAKE).expanduser().resolve()
 
 SETTINGS_FILE = "insightflow.toml"
 #: Keeps a run of 100x the reference export (16 M order lines) under 4 GB of memory in all.
@@ -147,7 +153,7 @@ class Settings:
     @classmethod
     def load(cls, lake: str | os.PathLike[str] | None = None) -> Settings:
         """The settings of ``lake`` (default: ``$INSIGHTFLOW_LAKE`` or ``./lakehouse``)."""
-        root = LakeLayout.resolve(lake).root
+        root = lake_root(lake)
         file = _read_file(root / SETTINGS_FILE)
         values: dict[str, object] = {"lake": root}
         for name, section, file_key, key in _KEYS:

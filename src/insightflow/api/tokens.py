@@ -28,7 +28,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 def tokens_path(layout: LakeLayout) -> Path:
     """Where the token file of a lake lives."""
-    return Path(os.environ.get("INSIGHTFLOW_API_TOKENS") or layout.root / "api_tokens.toml")
+    return layout.api_tokens
 
 
 def token_hash(token: str) -> str:

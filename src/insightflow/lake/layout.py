@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_LAKE = "./lakehouse"
+from insightflow.settings import lake_root
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,12 @@ class LakeLayout:
     @classmethod
     def resolve(cls, lake: str | os.PathLike[str] | None = None) -> LakeLayout:
         """The lake at ``lake``, else ``$INSIGHTFLOW_LAKE``, else ``./lakehouse``."""
-        chosen = lake or os.environ.get("INSIGHTFLOW_LAKE") or DEFAULT_LAKE
-        return cls(Path(chosen).expanduser().resolve())
+        return cls(lake_root(lake))
+
+    @property
+    def api_tokens(self) -> Path:
+        """The API's token file (``$INSIGHTFLOW_API_TOKENS``, else in the lake folder)."""
+        return Path(os.environ.get("INSIGHTFLOW_API_TOKENS") or self.root / "api_tokens.toml")
 
     @property
     def tmp(self) -> Path:

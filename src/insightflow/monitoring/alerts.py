@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from insightflow.session import RunSession
+    from insightflow.lake import RunRecord
     from insightflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,24 +40,25 @@ class Alert:
     seconds: float
 
     @classmethod
-    def of(cls, session: RunSession, settings: Settings) -> Alert:
-        record = session.record
-        url = f"{settings.ui_url.rstrip('/')}/runs/{session.orchestrator_run_id}" if session.orchestrator_run_id else None
+    def of(cls, record: RunRecord, settings: Settings, *, lake: str, failed_step: str | None = None) -> Alert:
+        """The message about ``record``, a run of the lake at ``lake`` that stopped at ``failed_step``."""
+        run_in_ui = record.orchestrator_run_id
+        url = f"{settings.ui_url.rstrip('/')}/runs/{run_in_ui}" if run_in_ui else None
         if record.status == "success":
             text = f"InsightFlow run {record.run_id} succeeded in {record.seconds:.1f} s"
         else:
-            text = f"InsightFlow run {record.run_id} failed at step {session.failed_step or 'start'}: {record.error}"
+            text = f"InsightFlow run {record.run_id} failed at step {failed_step or 'start'}: {record.error}"
         if url:
             text += f" ({url})"
         return cls(
             text=text,
             status=record.status,
             run_id=record.run_id,
-            orchestrator_run_id=session.orchestrator_run_id,
-            failed_step=session.failed_step if record.status != "success" else None,
+            orchestrator_run_id=run_in_ui,
+            failed_step=failed_step if record.status != "success" else None,
             error=record.error,
             url=url,
-            lake=str(session.layout.root),
+            lake=lake,
             started_at=record.started_at.isoformat(),
             seconds=round(record.seconds, 3),
         )
