@@ -37,3 +37,30 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / SETTINGS_FILE).write_text("[orchestration\n")
     with pytest.raises(UsageError, match="not valid TOML"):
         Settings.load(tmp_path)
+
+
+def _documented_settings() -> tuple[set[tuple[str, str]], str]:
+    """The (section, key) pairs of every TOML example in README.md and docs/, and all their text."""
+    import re
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    text = "\n".join(p.read_text("utf-8") for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+    pairs = set()
+    for block in re.findall(r"```toml\n(.*?)```", text, flags=re.S):
+        for section, values in tomllib.loads(block).items():
+            pairs |= {(section, key) for key in values if not isinstance(values[key], dict)}
+    return pairs, text
+
+
+def test_every_setting_is_documented_with_its_environment_variable() -> None:
+    from insightflow.settings import _KEYS, _SECRETS
+
+    pairs, text = _documented_settings()
+    undocumented = [f"[{section}] {key}" for _, section, key, _ in _KEYS if (section, key) not in pairs]
+    undocumented += [f"${env}" for env in [f"INSIGHTFLOW_{k}" for *_, k in _KEYS] + [e for _, e in _SECRETS]
+                     + ["INSIGHTFLOW_LAKE", "INSIGHTFLOW_API_TOKENS"] if env not in text]
+    assert not undocumented, f"settings missing from the README's or docs/' examples: {undocumented}"
+    real = {(section, key) for _, section, key, _ in _KEYS}
+    stale = sorted(f"[{s}] {k}" for s, k in pairs - real if s not in ("encodings",))
+    assert not stale, f"documented settings that do not exist: {stale}"

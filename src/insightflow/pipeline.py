@@ -223,7 +223,7 @@ class Lakehouse:
         from insightflow.lake.checksums import Verification, verify_files, verify_landing
 
         self._require_published()
-        published = last_published(list_runs(self.catalog))
+        published = self.published_run()
         tables: dict[str, tuple[str, ...]] = {}
         for name in self.catalog.table_names():
             files = set(self.catalog.resolve(name).files)
@@ -329,7 +329,13 @@ class Lakehouse:
         return Compression(self.landing_bytes(), parquet) if parquet else None
 
     def history(self) -> list[RunRecord]:
-        return list_runs(self.catalog) if self.catalog.initialized() else []
+        """Every recorded run, oldest first; memoized until the catalog commits, so cheap to poll
+        (the dashboard asks on every rerun which run is published)."""
+        return list(self.queries.state.runs()) if self.catalog.initialized() else []
+
+    def published_run(self) -> RunRecord | None:
+        """The run (or rollback) whose snapshots readers see; None before the first."""
+        return last_published(self.history())
 
     def metrics(self) -> str:
         """The metrics of the lake's runs in the Prometheus text format."""
@@ -487,7 +493,3 @@ class Lakehouse:
         self.require_lake()
         return self.queries.audit.last(last)
 
-    def runs(self) -> list[RunRecord]:
-        """Every recorded run, oldest first; memoized until the catalog commits, so cheap to poll
-        (the dashboard asks on every rerun which run is published)."""
-        return self.queries.state.runs() if self.catalog.initialized() else []

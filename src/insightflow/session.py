@@ -28,7 +28,14 @@ from insightflow.errors import InsightFlowError, LakeError, QualityGateError, Tr
 from insightflow.faults import checkpoint
 from insightflow.ingest import IngestResult, ingest
 from insightflow.ingest.inbox import RemoteInbox
-from insightflow.lake import LakeCatalog, RunRecord, last_published, list_runs, record_run
+from insightflow.lake import (
+    LakeCatalog,
+    RunRecord,
+    last_built,
+    last_published,
+    list_runs,
+    record_run,
+)
 from insightflow.lake.runs import record_history
 from insightflow.lake.storage import is_remote
 from insightflow.quality import CheckResult, check_record
@@ -171,10 +178,9 @@ class RunSession:
 
     def _published_history(self) -> tuple[RunRecord | None, dict[str, int]]:
         if self._history is None:
-            successes = [r for r in list_runs(self.catalog) if r.status == "success"] if self.catalog.initialized() else []
-            built = [r for r in successes if not r.is_rollback]
-            rows = {s["step"]: s["rows"] for s in built[-1].steps} if built else {}
-            self._history = (last_published(successes), rows)
+            runs = list_runs(self.catalog) if self.catalog.initialized() else []
+            built = last_built(runs)
+            self._history = (last_published(runs), {s["step"]: s["rows"] for s in built.steps} if built else {})
         return self._history
 
     def close(self, error: BaseException | None = None) -> RunRecord:

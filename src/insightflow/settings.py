@@ -1,71 +1,9 @@
 """Run settings: typed, from environment variables first, then the lake's ``insightflow.toml``.
 
 Secrets (the alert webhook URL, the SMTP password) are read from the environment only, never from
-a file. Everything has a default, so a lake works without any setting::
-
-    # <lake>/insightflow.toml
-    [orchestration]
-    retries = 3              # INSIGHTFLOW_RETRIES: attempts after the first, for transient errors
-    retry_delay = 1.0        # INSIGHTFLOW_RETRY_DELAY: seconds before the first retry, doubling
-    schedule = "0 6 * * *"   # INSIGHTFLOW_SCHEDULE: cron of the daily run
-    schedule_enabled = false # INSIGHTFLOW_SCHEDULE_ENABLED: the schedule is off until turned on
-    sensor_interval = 30     # INSIGHTFLOW_SENSOR_INTERVAL: seconds between two looks at the inbox
-    sensor_enabled = true    # INSIGHTFLOW_SENSOR_ENABLED
-    report_interval = 30     # INSIGHTFLOW_REPORT_INTERVAL: seconds between two looks at ops.runs for
-                             # runs done outside the orchestrator (shown in its UI)
-    ui_url = "http://127.0.0.1:3000"   # INSIGHTFLOW_UI_URL: base of the run links in alerts
-
-    [alerts]
-    on_success = false       # INSIGHTFLOW_ALERT_ON_SUCCESS
-    email_to = "ops@example.com"       # INSIGHTFLOW_ALERT_EMAIL_TO (comma-separated)
-    email_from = "insightflow@example.com"  # INSIGHTFLOW_ALERT_EMAIL_FROM
-    smtp_host = "smtp.example.com"     # INSIGHTFLOW_SMTP_HOST
-    smtp_port = 587                    # INSIGHTFLOW_SMTP_PORT
-    smtp_starttls = true               # INSIGHTFLOW_SMTP_STARTTLS
-    smtp_user = "insightflow"          # INSIGHTFLOW_SMTP_USER
-
-    # environment only: INSIGHTFLOW_ALERT_WEBHOOK (Slack-compatible URL), INSIGHTFLOW_SMTP_PASSWORD
-
-    [lake]
-    keep_snapshots = 20      # INSIGHTFLOW_KEEP_SNAPSHOTS: snapshots kept per table (0: all); older
-                             # ones expire (in batches) with their files: `--as-of` reaches that far
-
-    warehouse = "s3://bucket/prefix"   # INSIGHTFLOW_WAREHOUSE: where table data, landing copies
-                             # and staged files go (default: the lake folder); the object store is
-                             # reached with AWS_ENDPOINT_URL, AWS_REGION and AWS_* credentials
-    s3_sse = "aws:kms"       # INSIGHTFLOW_S3_SSE: server-side encryption of what is written there
-                             # ("AES256" = SSE-S3, "aws:kms" = SSE-KMS)
-    s3_sse_kms_key_id = "arn:aws:kms:…"  # INSIGHTFLOW_S3_SSE_KMS_KEY_ID (SSE-KMS only)
-    lock_lease = 60          # INSIGHTFLOW_LOCK_LEASE: seconds a run's lock on a shared lake lasts
-                             # without being renewed (how long a vanished run blocks the others)
-
-    [catalog]
-    uri = "postgresql+psycopg://insightflow@db.internal/lake"  # INSIGHTFLOW_CATALOG_URI: PyIceberg's
-                             # SQL catalog (default: <lake>/catalog.db); its password from PGPASSWORD
-    type = "sql"             # INSIGHTFLOW_CATALOG_TYPE: sql, rest (an Iceberg REST catalog) or glue
-                             # (AWS Glue's Data Catalog, in AWS_REGION)
-    warehouse = "tables"     # INSIGHTFLOW_CATALOG_WAREHOUSE: a REST catalog's warehouse name
-    [catalog.properties]     # more PyIceberg catalog properties, e.g. "rest.sigv4-enabled" = "true"
-
-    [engine]
-    memory_limit = "3GB"     # INSIGHTFLOW_MEMORY_LIMIT: the engine's memory bound (DuckDB's
-                             # memory_limit, Spark's driver memory in local mode); beyond it the
-                             # engine spills to <lake>/tmp
-
-    [bi]
-    url = "postgresql://insightflow@bi.internal:5432/analytics"  # INSIGHTFLOW_BI_URL: a PostgreSQL-
-                             # protocol database every published run is served in (its password
-                             # from PGPASSWORD or ~/.pgpass, never here)
-
-    [encodings]              # the encoding of a source's files when it is not to be detected
-    customers = "cp1252"     # (per source: customers, products, orders, deliveries; "*": all)
-
-    [server]
-    tls_cert = "/etc/insightflow/cert.pem"   # INSIGHTFLOW_TLS_CERT: serve and dashboard over HTTPS
-    tls_key = "/etc/insightflow/key.pem"     # INSIGHTFLOW_TLS_KEY
-
-    # environment only: INSIGHTFLOW_CATALOG_TOKEN (a REST catalog's bearer token),
-    # INSIGHTFLOW_DAGSTER_POSTGRES_URL (Dagster's instance on PostgreSQL)
+a file. Everything has a default, so a lake works without any setting. Every key of
+``<lake>/insightflow.toml`` with its environment variable and meaning is in ``docs/SETTINGS.md``
+(``tests/test_settings.py`` keeps the two in step).
 """
 
 from __future__ import annotations

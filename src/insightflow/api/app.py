@@ -113,8 +113,8 @@ def create_app(lake: Lakehouse, tokens: TokenStore | None = None, limits: Limits
 
     @app.get("/health", summary="Liveness, and the published run")
     def health() -> dict:
-        runs = [r for r in lake.queries.state.runs() if r.status == "success"] if lake.catalog.initialized() else []
-        return {"status": "ok", "published_run": runs[-1].run_id if runs else None}
+        published = lake.published_run()
+        return {"status": "ok", "published_run": published.run_id if published else None}
 
     @app.get("/kpis", summary="The KPI summary (viewer)")
     def kpis(

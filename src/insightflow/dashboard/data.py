@@ -16,7 +16,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from insightflow.lake import RunRecord
+from insightflow.lake import RunRecord, last_published
 from insightflow.pipeline import Lakehouse
 from insightflow.query import KpiFilters, Limits, QueryResult
 
@@ -135,13 +135,9 @@ class DashboardData:
         self.lake = lake
 
     def status(self) -> LakeStatus:
-        runs = [r for r in self.lake.runs() if not r.is_rollback]
-        successes = [r for r in self.lake.runs() if r.status == "success"]
-        return LakeStatus(
-            str(self.lake.layout.root),
-            successes[-1] if successes else None,
-            runs[-1] if runs else None,
-        )
+        runs = self.lake.history()
+        newest = next((r for r in reversed(runs) if not r.is_rollback), None)
+        return LakeStatus(str(self.lake.layout.root), last_published(runs), newest)
 
     def options(self) -> FilterOptions:
         """Filter values from the unfiltered catalogue KPIs (so they exist in the data)."""

@@ -2,7 +2,15 @@
 
 from insightflow.lake.catalog import LakeCatalog, SnapshotInfo, TableFiles
 from insightflow.lake.layout import LakeLayout
-from insightflow.lake.runs import ROLLBACK, RUN, RunRecord, last_published, list_runs, record_run
+from insightflow.lake.runs import (
+    ROLLBACK,
+    RUN,
+    RunRecord,
+    last_built,
+    last_published,
+    list_runs,
+    record_run,
+)
 
 __all__ = [
     "LakeCatalog",
@@ -12,6 +20,7 @@ __all__ = [
     "RunRecord",
     "SnapshotInfo",
     "TableFiles",
+    "last_built",
     "last_published",
     "list_runs",
     "record_run",

@@ -120,9 +120,14 @@ def list_runs(catalog: LakeCatalog) -> list[RunRecord]:
 
 
 def last_published(runs: list[RunRecord]) -> RunRecord | None:
-    """The newest successful record: the run (or rollback) whose snapshots readers see."""
-    successes = [r for r in runs if r.status == "success"]
-    return successes[-1] if successes else None
+    """The newest successful record of ``runs`` (oldest first): the run or rollback whose
+    snapshots readers see. The one definition of "the published run"."""
+    return next((r for r in reversed(runs) if r.status == "success"), None)
+
+
+def last_built(runs: list[RunRecord]) -> RunRecord | None:
+    """The newest successful run that built the models (a rollback builds nothing)."""
+    return last_published([r for r in runs if not r.is_rollback])
 
 
 HISTORY_TABLE = "ops.run_history"

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, list_runs
+from insightflow.lake import LakeCatalog, LakeLayout, RunRecord, last_published, list_runs
 from insightflow.quality.checks import check_name
 from insightflow.settings import Settings
 from insightflow.transform.models import Model, load_models
@@ -116,8 +116,7 @@ def evaluate_lake_runs(catalog: LakeCatalog, cursor: str | None) -> tuple[list, 
     for run in new:
         if run.orchestrator_run_id:
             continue  # Dagster launched it: its assets reported themselves
-        earlier = [r for r in runs[: runs.index(run)] if r.status == "success"]
-        events += run_events(run, earlier[-1] if earlier else None, models)
+        events += run_events(run, last_published(runs[: runs.index(run)]), models)
     reason = "" if events else "the new runs were launched by the orchestrator or published nothing"
     return events, new[-1].run_id, reason
 

@@ -5,14 +5,13 @@ from insightflow.query.access import Principal, local_user
 from insightflow.query.audit import AuditLog
 from insightflow.query.catalogue import CATALOGUE, KpiFilters
 from insightflow.query.errors import AccessDenied, QueryError, QueryRefused, QueryTimeout
-from insightflow.query.kpis import KPI_KEYS, kpi_summary, run_kpi
+from insightflow.query.kpis import kpi_summary, run_kpi
 from insightflow.query.reader import LakeReader, QueryResult, referenced_tables
 from insightflow.query.sandbox import Limits
 from insightflow.query.service import QueryService
 
 __all__ = [
     "CATALOGUE",
-    "KPI_KEYS",
     "AccessDenied",
     "AuditLog",
     "KpiFilters",

@@ -9,19 +9,6 @@ from insightflow.query.sandbox import Limits
 # Catalogue KPIs return a few hundred rows at most; the bound is there for safety.
 _KPI_LIMITS = Limits(max_rows=100_000, timeout_seconds=60.0, max_bytes=2**62)
 
-KPI_KEYS = (
-    "products_ordered",
-    "gross_sales",
-    "discount",
-    "net_sales",
-    "net_profit",
-    "orders_placed",
-    "avg_shipping_days",
-    "late_deliveries",
-    "on_time_rate_by_mode",
-)
-
-
 def run_kpi(reader: LakeReader, name: str, filters: KpiFilters | None = None, top: int = 10) -> QueryResult:
     """Run catalogue KPI ``name`` with ``filters`` bound as parameters."""
     entry = kpi(name)
