@@ -98,12 +98,8 @@ def test_cli_passes_spark_master_and_settings_to_the_engine(
 
 @pytest.mark.spark
 @pytest.mark.parametrize("case_file", golden.GOLDEN, ids=lambda p: p.stem)
-def test_model_matches_golden_case_on_spark(
-    case_file: Path, tmp_path: Path, spark, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The generic golden runner, unchanged, with the engine it builds swapped for Spark.
-    monkeypatch.setattr(golden, "DuckDBEngine", lambda: spark_engine.SparkEngine(session=spark))
-    golden.test_model_matches_golden_case(case_file, tmp_path)
+def test_model_matches_golden_case_on_spark(case_file: Path, tmp_path: Path, spark) -> None:
+    golden.check_golden_case(case_file, tmp_path, spark_engine.SparkEngine(session=spark))
 
 
 @pytest.mark.spark
