@@ -1,4 +1,4 @@
-"""Acceptance on the DataCo reference export: the figures of DESIGN.md, exactly."""
+"""Acceptance on the DataCo reference export: the figures of docs/DATA.md, exactly."""
 
 from __future__ import annotations
 

@@ -281,7 +281,7 @@ class Lakehouse:
 
     def kpis(self, as_of: str | None = None, filters: KpiFilters | None = None, *,
              principal: Principal | None = None) -> dict:
-        """The KPI summary of the published marts (see DESIGN.md for their definitions)."""
+        """The KPI summary of the published marts (see docs/DATA.md for their definitions)."""
         self._require_published()
         return self.queries.summary(filters, as_of, principal=principal)
 

@@ -96,7 +96,7 @@ def test_reference_figures_to_the_cent_through_psql(served: Served, reference_di
     assert "BI database serves run" in out.stdout and "full sync" in out.stdout
 
     summary = served.rows("SELECT * FROM kpi.summary")[0]
-    # DESIGN.md's figures, read from the serving database
+    # The reference figures of docs/DATA.md, read from the serving database
     assert round(float(summary["gross_sales"]), 2) == 32_314_681.23
     assert round(float(summary["net_sales"]), 2) == 29_052_343.22
     assert round(float(summary["net_profit"]), 2) == 3_485_038.74

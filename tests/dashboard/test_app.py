@@ -12,7 +12,7 @@ from insightflow.errors import InsightFlowError, QualityGateError
 from insightflow.query import KpiFilters
 from tests.dashboard.conftest import cards, charts, expected_cards
 
-# DESIGN.md's figures on the reference data, as the original dashboard wrote them.
+# The reference figures of docs/DATA.md, as the original dashboard wrote them.
 REFERENCE_CARDS = {
     "Products Ordered": "334,107",
     "Gross Sales": "$32,314,681.23",

@@ -1,4 +1,4 @@
-"""Reference figures of the DataCo export (DESIGN.md) and the same KPIs on generated CSVs."""
+"""Reference figures of the DataCo export (docs/DATA.md) and the same KPIs on generated CSVs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-# Measured on the reference export (DESIGN.md, "Figures on the reference data").
+# Measured on the reference export (docs/DATA.md, "Reference figures").
 REFERENCE = {
     "products_ordered": 334_107,
     "gross_sales": 32_314_681.23,

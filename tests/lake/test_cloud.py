@@ -21,7 +21,7 @@ from tests.servers import TABLE_BUCKET
 pytestmark = pytest.mark.cloud
 
 CLI = [sys.executable, "-m", "insightflow.cli"]
-REFERENCE_KPIS = {  # DESIGN.md
+REFERENCE_KPIS = {  # docs/DATA.md
     "products_ordered": 334_107, "gross_sales": 32_314_681.23, "orders_placed": 65_752,
     "late_deliveries": 33_423, "avg_shipping_days": 3.93, "discount": 3_262_338.00,
     "net_sales": 29_052_343.22, "net_profit": 3_485_038.74,

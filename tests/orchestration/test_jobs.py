@@ -19,7 +19,7 @@ from insightflow.orchestration import build_definitions, lake_instance, run_job
 from insightflow.settings import Settings
 from tests.exports import ORDERS, write_export
 
-# DESIGN.md's lineage: the dims read their raw table (order_dim also the customer and product
+# Lineage (docs/DATA.md): the dims read their raw table (order_dim also the customer and product
 # dims), the fact reads the order and delivery dims, the summary mart reads the fact and dims.
 EXPECTED_PARENTS = {
     "curated/customer_dim": {"raw/customers"},
@@ -86,7 +86,8 @@ def test_job_materializes_the_reference_data(tmp_path: Path, reference_dir: Path
     gates = {asset for asset, name in evaluations if name == "quality_gate"}
     assert gates == {k for k in EXPECTED_PARENTS if k.startswith(("curated", "marts"))}
     failed = {key: ev for key, ev in evaluations.items() if not ev.passed}
-    # DESIGN.md: the reference data passes every check but the (warn) freshness one: it ends in 2018
+    # docs/DATA.md: the reference data passes every check but the (warn) freshness one (it ends
+    # in 2018)
     assert list(failed) == [("marts/fact_sales", "quality_warnings")]
     warning = failed[("marts/fact_sales", "quality_warnings")]
     assert warning.severity == dg.AssetCheckSeverity.WARN

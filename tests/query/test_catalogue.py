@@ -1,4 +1,4 @@
-"""Every KPI of the catalogue on the reference export, against DESIGN.md and each other."""
+"""Every KPI of the catalogue on the reference export, against docs/DATA.md and each other."""
 
 from __future__ import annotations
 

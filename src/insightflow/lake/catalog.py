@@ -1,9 +1,10 @@
 """The Iceberg catalog of a lake: commit staged Parquet files, resolve tables to their files.
 
-Writes follow one pattern (DESIGN.md): an engine writes Parquet into ``staging/``; ``commit`` moves
-the files into the table's data folder and records them in one Iceberg snapshot (an ``append``, or
-an ``overwrite`` that replaces every current file). A crash before the catalog commit leaves files
-that no snapshot references, which readers never see; ``remove_orphans`` deletes them.
+Writes follow one pattern (docs/PIPELINE.md): an engine writes Parquet into ``staging/``;
+``commit`` moves the files into the table's data folder and records them in one Iceberg snapshot (an
+``append``, or an ``overwrite`` that replaces every current file). A crash before the catalog
+commit leaves files that no snapshot references, which readers never see; ``remove_orphans``
+deletes them.
 
 The catalog is PyIceberg's SQL catalog — on the lake folder's SQLite file by default, on
 PostgreSQL with ``[catalog] uri`` — or an Iceberg REST catalog (``[catalog] type = "rest"``); the
