@@ -1,6 +1,6 @@
 """Personal data, masked per column for principals without the ``pii`` grant.
 
-Masking happens on the Arrow data a query session registers, before DuckDB sees it: every view,
+Masking happens on the Arrow data a query's connection registers, before DuckDB sees it: every view,
 ``SELECT *``, ``SUMMARIZE`` or join then reads masked values, whatever the SQL says.
 """
 

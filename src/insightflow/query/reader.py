@@ -71,7 +71,7 @@ class LakeReader:
         return self.catalog.resolve(name, self.snapshots.get(name))
 
     @contextmanager
-    def session(self, tables: tuple[str, ...], *, masked: bool = False, limits: Limits = _TRUSTED,
+    def connect(self, tables: tuple[str, ...], *, masked: bool = False, limits: Limits = _TRUSTED,
                 relations: dict[str, pa.Table] | None = None,
                 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict]]:
         """A sandboxed DuckDB with a view per table at its resolved snapshot; (connection, snapshots).
@@ -105,7 +105,7 @@ class LakeReader:
         else:
             tables = tuple(t for t in referenced_tables(sql) if t not in (relations or {}))
             statement = CheckedStatement(sql, tables, bounded=True)
-        with self.session(statement.tables, masked=masked, limits=limits,
+        with self.connect(statement.tables, masked=masked, limits=limits,
                           relations=relations) as (con, snapshots):
             data, truncated = run_statement(con, statement, params, limits)
         columns = data.column_names
