@@ -3,19 +3,21 @@ curated models, their checks and the generator's defects say the same as ``sourc
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from insightflow.contracts import SourceContract, load_contracts, parse_contracts
-from insightflow.errors import ContractError
+from insightflow.errors import ContractError, ModelError
 from insightflow.generate.defects import (
     CUSTOMER_DEFECTS,
     DELIVERY_DEFECTS,
     ORDER_DEFECTS,
     PRODUCT_DEFECTS,
 )
-from insightflow.transform.models import REASON, Model, load_models
+from insightflow.transform.models import REASON, Model, load_models, parse_model
 
 DEFECTS = {"customers": CUSTOMER_DEFECTS, "products": PRODUCT_DEFECTS, "orders": ORDER_DEFECTS,
            "deliveries": DELIVERY_DEFECTS}
@@ -103,3 +105,12 @@ deliveries:
 """ % natural_key
     with pytest.raises(ContractError, match=f"^sources.yaml: deliveries: {message}$"):
         parse_contracts(text)
+
+
+def test_a_model_whose_key_is_not_the_natural_key_is_refused() -> None:
+    order_dim = CURATED["orders"]
+    text = (resources.files("insightflow.transform") / "models" / "curated" / "order_dim.sql").read_text("utf-8")
+    assert parse_model(text, "order_dim.sql") == order_dim
+    swapped = text.replace("key: [order_id, product_id]", "key: [product_id, order_id]", 1)
+    with pytest.raises(ModelError, match=r"is not the natural key \['order_id', 'order_product_id'\] of raw.orders"):
+        parse_model(swapped, "order_dim.sql")
