@@ -24,6 +24,10 @@ class SourceError(InsightFlowError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class ContractError(InsightFlowError):
+    """A source contract (``sources.yaml``) declares something InsightFlow cannot enforce."""
+
+
 class LakeError(InsightFlowError):
     """The lake (catalog, warehouse, landing zone) is missing or inconsistent."""
 

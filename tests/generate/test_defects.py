@@ -15,11 +15,10 @@ from insightflow.contracts.sources import load_contracts
 from insightflow.generate import GenerateResult, generate
 
 RATE = 0.05
+#: Each file's natural key, as headers (the contract's ``natural_key`` names raw columns).
 NATURAL_KEYS = {
-    "CustomerDetails.csv": ("CUSTOMER_ID",),
-    "ProductDetails.csv": ("PRODUCT_ID",),
-    "OrderDetails.csv": ("ORDER_ID", "ORDER_PRODUCT_ID"),
-    "DeliveryDetails.csv": ("ORDER_ID",),
+    c.file_names[0]: tuple(next(col.source for col in c.columns if col.name == k) for k in c.natural_key)
+    for c in load_contracts().values()
 }
 CANONICAL = {
     "CUSTOMER_SEGMENT": {"Consumer", "Corporate", "Home Office"},

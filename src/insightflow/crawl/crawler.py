@@ -77,7 +77,9 @@ class FileReport:
         """A short description of how the file departs from its contract."""
         parts = []
         if self.extra_columns:
-            parts.append("extra columns kept: " + ", ".join(self.extra_columns))
+            rule = self.contract.drift.extra_columns if self.contract else "keep"
+            done = {"keep": "kept", "drop": "dropped", "reject": "refused"}[rule]
+            parts.append(f"extra columns {done}: " + ", ".join(self.extra_columns))
         if self.missing_optional:
             parts.append("missing optional columns: " + ", ".join(self.missing_optional))
         return "; ".join(parts) or "none"
@@ -141,36 +143,50 @@ def crawl_file(path: Path, *, count_records: bool = True, encodings: dict[str, s
     if contract is None:
         return FileReport(path, "unknown", sniffed=sniffed, problem="matches no source contract; skipped")
     report = FileReport(path, "ok", contract=contract, sniffed=sniffed)
-    present = {h.strip().upper() for h in sniffed.header}
-    folded = [h.strip().upper() for h in sniffed.header]
-    duplicated = sorted({f for f in folded if folded.count(f) > 1})
-    missing_required = [h for h in contract.required_headers if h.upper() not in present]
-    missing_figures = [c for c in contract.columns if c.feeds and c.source.upper() not in present]
-    if duplicated:
-        spellings = [h for h, f in zip(sniffed.header, folded, strict=True) if f == duplicated[0]]
-        both = " and ".join(dict.fromkeys(spellings)) if len(set(spellings)) > 1 else spellings[0]
-        report.status, report.problem = "rejected", f"duplicated column {both} in the header"
-    elif missing_required:
-        hint = _delimiter_hint(sniffed)
-        report.status = "rejected"
-        report.problem = f"required column {missing_required[0]} is missing from the header{hint}"
-    elif missing_figures:
-        column = missing_figures[0]
-        report.status = "rejected"
-        report.problem = (f"column {column.source} is missing from the header: {', '.join(column.feeds)} "
-                          "cannot be computed without it (and would read 0); export it too")
-    elif sniffed.records == 0:
-        report.status, report.problem = "rejected", "has a header but no data rows"
     report.extra_columns = [h for h in sniffed.header if contract.column(h) is None]
+    present = {h.strip().upper() for h in sniffed.header}
     report.missing_optional = [
         c.source for c in contract.columns if not c.required and c.source.upper() not in present
     ]
+    problem = _drift_problem(contract, sniffed, report)
+    if problem is None and sniffed.records == 0:
+        problem = "has a header but no data rows"
+    if problem is not None:
+        report.status, report.problem = "rejected", problem
     for header, inferred in sniffed.inferred_types.items():
         column = contract.column(header)
         compatible = _SNIFFED_AS.get(inferred, "VARCHAR")
         if column and compatible != column.type and column.type != "VARCHAR":
             report.type_drift[header] = (column.type, inferred)
     return report
+
+
+def _drift_problem(contract: SourceContract, sniffed: SniffedFile, report: FileReport) -> str | None:
+    """Why the file's header is refused under its contract's drift policy (None: it is not)."""
+    policy = contract.drift
+    folded = [h.strip().upper() for h in sniffed.header]
+    duplicated = sorted({f for f in folded if folded.count(f) > 1})
+    present = set(folded)
+    # missing_required is always "reject" (the only value the contracts accept)
+    missing_required = [h for h in contract.required_headers if h.upper() not in present]
+    missing_figures = [c for c in contract.columns if c.feeds and c.source.upper() not in present]
+    if duplicated:
+        spellings = [h for h, f in zip(sniffed.header, folded, strict=True) if f == duplicated[0]]
+        both = " and ".join(dict.fromkeys(spellings)) if len(set(spellings)) > 1 else spellings[0]
+        return f"duplicated column {both} in the header"
+    if missing_required:
+        return f"required column {missing_required[0]} is missing from the header{_delimiter_hint(sniffed)}"
+    if missing_figures:
+        column = missing_figures[0]
+        return (f"column {column.source} is missing from the header: {', '.join(column.feeds)} "
+                "cannot be computed without it (and would read 0); export it too")
+    if report.extra_columns and policy.extra_columns == "reject":
+        return (f"column {report.extra_columns[0]} is not in the {contract.source} contract "
+                "(its drift policy rejects extra columns)")
+    if report.missing_optional and policy.missing_optional == "reject":
+        return (f"optional column {report.missing_optional[0]} is missing from the header "
+                f"(the {contract.source} drift policy rejects missing columns)")
+    return None
 
 
 def sniff(path: Path, *, count_records: bool = True, encoding: str | None = None) -> SniffedFile:

@@ -188,7 +188,8 @@ def _projections(
     header: list[str], columns: list[str], matched: dict[str, ColumnContract], contract: SourceContract,
     *, typed: bool,
 ) -> list[str]:
-    """Contract columns under their raw names (NULL when absent), then extra columns as text."""
+    """Contract columns under their raw names (NULL when absent), then extra columns as text
+    (none when the contract's drift policy drops them)."""
     by_spec = {spec.name: column for column, spec in matched.items()}
     projections = []
     for spec in contract.columns:
@@ -200,7 +201,7 @@ def _projections(
         else:
             projections.append(f"{lenient_cast(ident(column), spec)} AS {ident(spec.name)}")
     for name, column in zip(header, columns, strict=True):
-        if column not in matched:
+        if column not in matched and contract.drift.extra_columns != "drop":
             projections.append(f"{ident(column)} AS {ident(snake(name))}")
     return projections
 

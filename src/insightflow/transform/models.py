@@ -72,6 +72,9 @@ class Model:
     #: of how it is built.
     columns: dict[str, str] = field(default_factory=dict, compare=False)
     indexes: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+    #: {input column: output column} of the columns the model selects as they are, renamed or not
+    #: (``l.order_product_id AS product_id``): how the model names its driver's columns.
+    renames: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def schema(self) -> str:
@@ -95,6 +98,10 @@ class Model:
         (positionally: ``order_id, order_product_id`` make ``order_id, product_id``)."""
         contract = next(c for c in load_contracts().values() if c.table == self.driver)
         return contract.natural_key
+
+    def output_name(self, column: str) -> str:
+        """What the model calls its input's ``column`` (the name itself when not selected as is)."""
+        return self.renames.get(column, column)
 
 
 def parse_model(text: str, origin: str) -> Model:
@@ -131,9 +138,21 @@ def parse_model(text: str, origin: str) -> Model:
         depends_on=tuple(depends),
         columns={str(k): " ".join(str(v).split()) for k, v in (header.get("columns") or {}).items()},
         indexes=tuple(tuple(i) if isinstance(i, list) else (i,) for i in header.get("indexes", ())),
+        renames=_renames(tree),
     )
     _check_declaration(model, origin)
     return model
+
+
+def _renames(tree: exp.Expression) -> dict[str, str]:
+    """{input column: output column} of the outermost SELECT's plain column projections."""
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    renames = {}
+    for projection in select.expressions if select is not None else ():
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
+            renames.setdefault(inner.name, projection.alias_or_name)
+    return renames
 
 
 def _check_declaration(model: Model, origin: str) -> None:
@@ -146,9 +165,11 @@ def _check_declaration(model: Model, origin: str) -> None:
         raise ModelError(f"{origin}: driver {model.driver!r} is not a table the model reads")
     others = set(model.depends_on) - {model.driver}
     if model.latest_per_key:
-        if len(model.driver_key) != len(model.key):
-            raise ModelError(f"{origin}: the key {list(model.key)} does not match the natural key "
-                             f"{list(model.driver_key)} of {model.driver}")
+        natural = [model.output_name(c) for c in model.driver_key]
+        if list(model.key) != natural:
+            raise ModelError(f"{origin}: the key {list(model.key)} is not the natural key "
+                             f"{list(model.driver_key)} of {model.driver} (sources.yaml), which the model "
+                             f"selects as {natural}")
         declared = {a.lookup for a in model.late_arriving}
     else:
         declared = set(model.lookups)
