@@ -44,7 +44,7 @@ def crawl(source: SourceArgument, encoding: EncodingOption = None, format: Forma
         Column("status", value=lambda f: f.status if not f.problem else f"{f.status}: {f.problem}"),
         Column("rows", value=sniffed("records"), right=True),
         Column("columns", value=lambda f: len(f.sniffed.header) if f.sniffed else None, right=True, wide=True),
-        Column("encoding", value=sniffed("encoding"), wide=True),
+        Column("encoding", value=sniffed("encoding")),
         Column("line_ending", header="line end", value=sniffed("line_ending"), wide=True),
         Column("delimiter", value=sniffed("delimiter"), text=lambda v: "" if v is None else repr(v), wide=True),
         Column("type_drift", header="types (contract→inferred)",
