@@ -67,8 +67,8 @@ def profit_margin_by_category(frame: pd.DataFrame, overall_margin: float | None)
     figure = go.Figure(go.Treemap(
         labels=[root, *data["category_name"]], parents=["", *[root] * len(data)],
         values=[0.0, *data["net_sales"]], branchvalues="remainder",  # the root adds up its children
-        customdata=[[float(data["profit"].sum()), overall_margin or 0.0],
-                    *data[["profit", "profit_margin"]].itertuples(index=False, name=None)],
+        customdata=[[float(data["profit"].sum()), overall_margin or 0.0, root],
+                    *zip(data["profit"], data["profit_margin"], map(_tile_label, data["category_name"]), strict=True)],
         marker={
             "colors": [overall_margin or 0.0, *data["profit_margin"]],
             **margin_colour_scale(data["profit_margin"], data["net_sales"]),
@@ -77,7 +77,7 @@ def profit_margin_by_category(frame: pd.DataFrame, overall_margin: float | None)
                          **_margin_ticks(data["profit_margin"].dropna(), overall_margin)},
         },
         pathbar={"visible": False},
-        texttemplate="%{label}<br>%{customdata[1]:.1%}",
+        texttemplate="%{customdata[2]}<br>%{customdata[1]:.1%}",
         hovertemplate=("%{label}<br>net sales $%{value:,.2f}<br>profit $%{customdata[0]:,.2f}"
                        "<br>margin %{customdata[1]:.1%}<extra></extra>"),
         tiling={"pad": 1},
@@ -85,6 +85,12 @@ def profit_margin_by_category(frame: pd.DataFrame, overall_margin: float | None)
     # a label that would need shrinking below 11 px is hidden rather than drawn unreadably small
     return _layout(figure, "Profit Margin by Product Category", height=360,
                    uniformtext={"minsize": 11, "mode": "hide"})
+
+
+def _tile_label(category: str) -> str:
+    """A long category name on two lines, so a mid-sized tile keeps its label (Indoor/Outdoor Games)."""
+    lines = _two_lines(category).split("<br>") if len(category) > 14 else [category]
+    return "<br>".join(html.escape(line) for line in lines)
 
 
 def margin_colour_scale(margins: pd.Series, weights: pd.Series) -> dict:
