@@ -1,10 +1,18 @@
-"""Dashboard fixtures: an AppTest of the app on a given lake, and the figures a chart drew."""
+"""Dashboard fixtures: an AppTest of the app on a given lake, the figures a chart drew, and for the
+browser tests Debian's Chromium driven by Playwright and `insightflow dashboard` served for real."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +81,84 @@ def _decoded(value):
     if isinstance(value, list):
         return [_decoded(v) for v in value]
     return value
+
+
+# --- the browser tests: Debian's Chromium (never Playwright's download) and a real server -----
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (the browser test must not be skipped in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("needs Playwright: pip install playwright (no `playwright install`: Debian's chromium is used)")
+    if not CHROMIUM.exists():
+        _unavailable(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright) -> Iterator:
+    """Chromium for private windows (``new_context``: no profile on disk)."""
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@contextmanager
+def serve_dashboard(lake_root: Path, log_path: Path, home: Path) -> Iterator[str]:
+    """`insightflow dashboard --port N` on a free port for the lake at ``lake_root``; its base URL."""
+    port = _free_port()
+    cli = Path(sys.executable).with_name("insightflow")
+    command = [str(cli)] if cli.exists() else [sys.executable, "-m", "insightflow.cli"]
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [*command, "dashboard", "--port", str(port), "--lake", str(lake_root)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`insightflow dashboard` exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"`insightflow dashboard` did not answer within {timeout:.0f} s: {log.read_text()[-2000:]}")

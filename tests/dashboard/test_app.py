@@ -197,3 +197,48 @@ def _assert_charts_match(app, lake: Lakehouse, filters: KpiFilters) -> None:
     sizes = {r[0]: r[1] for r in rows("order_size_mix")}
     mix = drawn["Order-Size Mix (order lines)"][0]
     assert dict(zip(mix["x"], mix["y"], strict=True)) == sizes
+
+
+def test_the_drill_down_selection_is_kept_in_the_url(reference_lake: Lakehouse, dashboard) -> None:
+    app = dashboard(reference_lake.layout.root, year="2017")
+    app.selectbox(key="drill_category").select("Fishing").run()
+    assert dict(app.query_params) == {"year": "2017", "drill_category": "Fishing"}
+    product = reference_lake.kpi("top_products", KpiFilters(year=2017, category="Fishing"), top=1).rows[0][0]
+    app.selectbox(key="drill_product::Fishing").select(product).run()
+    assert dict(app.query_params) == {"year": "2017", "drill_category": "Fishing", "drill_product": product}
+
+    reloaded = dashboard(reference_lake.layout.root, **dict(app.query_params))
+    assert reloaded.selectbox(key="drill_category").value == "Fishing"
+    assert reloaded.selectbox(key="drill_product::Fishing").value == product
+    lines = reloaded.dataframe[0].value
+    assert set(lines["product_name"]) == {product} and {d.year for d in lines["shipping_date"]} == {2017}
+
+
+def test_a_stale_or_unknown_drill_down_in_the_url_falls_back(reference_lake: Lakehouse, dashboard) -> None:
+    app = dashboard(reference_lake.layout.root, drill_category="Teleporters", drill_product="Nothing")
+    assert app.selectbox(key="drill_category").value == "—" and not app.dataframe
+    assert dict(app.query_params) == {}
+    app = dashboard(reference_lake.layout.root, drill_category="Fishing", drill_product="Not a product")
+    assert app.selectbox(key="drill_product::Fishing").value == "All products"
+    assert dict(app.query_params) == {"drill_category": "Fishing"}
+
+
+def test_the_drill_down_tables_name_their_columns_once(reference_lake: Lakehouse, dashboard) -> None:
+    """Human column names in one style, and neither the category nor the product in every row."""
+    app = dashboard(reference_lake.layout.root, drill_category="Fishing")
+    products = _columns_shown(app.dataframe[0])
+    assert products == ["Product", "Units", "Gross sales", "Net sales", "Profit"]
+    product = app.dataframe[0].value["product_name"].iloc[0]
+    app = dashboard(reference_lake.layout.root, drill_category="Fishing", drill_product=product)
+    lines = _columns_shown(app.dataframe[0])
+    assert lines == ["Order", "Shipped", "Shipping mode", "Segment", "Units", "Price", "Gross sales",
+                     "Discount", "Net sales", "Profit", "Order size"]
+    assert all(name[0].isupper() and "_" not in name for name in products + lines)
+
+
+def _columns_shown(table) -> list[str]:
+    """The labels of the columns a st.dataframe shows, in their order."""
+    import json
+
+    config = json.loads(table.proto.columns)
+    return [config[name]["label"] for name in table.proto.column_order]

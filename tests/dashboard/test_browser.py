@@ -14,25 +14,17 @@ the 4.7 MB Plotly bundle and parses it again on every visit; it is timed too, fo
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from insightflow import Lakehouse
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, serve_dashboard
 from tests.dashboard.test_app import REFERENCE_CARDS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
 VIEWPORT = {"width": 1280, "height": 800}
 CARD_VALUE = '[data-testid="stMetricValue"]'
@@ -46,30 +38,11 @@ CHARTS_DRAWN = (
 pytestmark = pytest.mark.browser
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (the browser test must not be skipped in CI)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("needs Playwright: pip install playwright (no `playwright install`: Debian's chromium is used)")
-    if not CHROMIUM.exists():
-        _unavailable(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright) -> Iterator:
-    """Chromium for private windows (``new_context``: no profile on disk)."""
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
+@pytest.fixture
+def server(reference_lake: Lakehouse, tmp_path: Path) -> Iterator[str]:
+    """`insightflow dashboard --port N` on the reference lake until the test ends; its base URL."""
+    with serve_dashboard(reference_lake.layout.root, tmp_path / "dashboard.log", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -80,31 +53,6 @@ def returning_visitor(playwright, tmp_path: Path) -> Iterator:
     )
     yield context
     context.close()
-
-
-@pytest.fixture
-def server(reference_lake: Lakehouse, tmp_path: Path) -> Iterator[str]:
-    """`insightflow dashboard --port N` on a free port, until the test ends; its base URL."""
-    port = _free_port()
-    cli = Path(sys.executable).with_name("insightflow")
-    command = [str(cli)] if cli.exists() else [sys.executable, "-m", "insightflow.cli"]
-    log = (tmp_path / "dashboard.log").open("w")
-    process = subprocess.Popen(
-        [*command, "dashboard", "--port", str(port), "--lake", str(reference_lake.layout.root)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(tmp_path)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, tmp_path / "dashboard.log")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_the_dashboard_in_a_real_browser(server: str, browser, returning_visitor, reference_lake: Lakehouse,
@@ -216,25 +164,3 @@ def _assert_not_blank(path: Path) -> None:
 
 def _list(seconds: list[float]) -> str:
     return "[" + ", ".join(f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s" for s in seconds) + "]"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`insightflow dashboard` exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"`insightflow dashboard` did not answer within {timeout:.0f} s: {log.read_text()[-2000:]}")
-

@@ -2,7 +2,8 @@
 
 The query parameters are named like those of ``GET /kpis`` of the HTTP API: ``year``, ``quarter``,
 ``shipping_mode``, ``category``, ``segment``. A value the data does not hold is dropped with a note
-rather than failing the page.
+rather than failing the page. The drill-down's selection follows them as ``drill_category`` and
+``drill_product``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ LABELS = {
     "segment": "Customer segment",
 }
 ALL = "All"
+DRILL = ("drill_category", "drill_product")
 
 
 def choices(options: FilterOptions) -> dict[str, list]:
@@ -51,9 +53,11 @@ def from_query(params: Mapping[str, str], options: FilterOptions) -> tuple[KpiFi
     return KpiFilters(**values), notes
 
 
-def to_query(filters: KpiFilters) -> dict[str, str]:
-    """The query string of ``filters`` (only the active ones)."""
-    return {name: str(value) for name, value in filters.active().items()}
+def to_query(filters: KpiFilters, drill: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The query string of ``filters`` (only the active ones), then the drill-down's selection."""
+    return {name: str(value) for name, value in filters.active().items()} | {
+        name: drill[name] for name in DRILL if drill and drill.get(name)
+    }
 
 
 def describe(filters: KpiFilters) -> str:
