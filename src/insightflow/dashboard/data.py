@@ -19,6 +19,7 @@ from sqlglot import exp
 from insightflow.lake import RunRecord, last_published
 from insightflow.pipeline import Lakehouse
 from insightflow.query import KpiFilters, Limits, QueryResult
+from insightflow.query.catalogue import FILTERS, LINES_SOURCE
 
 # The tables the dashboard reads, shown with their snapshot ids in the freshness line.
 READS = ("marts.fact_sales", "marts.order_summary", "curated.product_dim")
@@ -26,23 +27,17 @@ READS = ("marts.fact_sales", "marts.order_summary", "curated.product_dim")
 TOP_PRODUCTS = 5
 DRILL_MAX_ROWS = 10_000
 
-# The order lines of one category (and product), with the same filters as the catalogue's
-# ``lines`` relation (src/insightflow/query/catalogue.py): year and quarter of the line's shipping
-# date, shipping mode and segment of its order, category and product of its product.
-ORDER_LINES_SQL = """
-SELECT f.order_id, f.shipping_date, o.shipping_mode, o.customer_segment, p.category_name,
-       p.product_name, f.order_quantity, f.product_price, f.gross_sales, f.discount_amount,
-       f.net_sales, f.profit, f.order_size_category
-FROM marts.fact_sales AS f
-JOIN marts.order_summary AS o ON o.order_id = f.order_id
-JOIN curated.product_dim AS p ON p.product_id = f.product_id
-WHERE ($year IS NULL OR year(f.shipping_date) = $year)
-  AND ($quarter IS NULL OR quarter(f.shipping_date) = $quarter)
-  AND ($shipping_mode IS NULL OR o.shipping_mode = $shipping_mode)
-  AND ($segment IS NULL OR o.customer_segment = $segment)
-  AND ($category IS NULL OR p.category_name = $category)
-  AND ($product IS NULL OR p.product_name = $product)
-ORDER BY f.order_id, f.product_id
+# The order lines of one category (and product): the catalogue's ``lines`` relation with its
+# filters (src/insightflow/query/catalogue.py), and the product's.
+ORDER_LINES_SQL = f"""
+SELECT l.order_id, l.shipping_date, l.shipping_mode, l.customer_segment, l.category_name,
+       l.product_name, l.order_quantity, l.product_price, l.gross_sales, l.discount_amount,
+       l.net_sales, l.profit, l.order_size_category
+FROM ({LINES_SOURCE}) AS l
+WHERE {FILTERS.format(t="l")}
+  AND (CAST($category AS VARCHAR) IS NULL OR l.category_name = CAST($category AS VARCHAR))
+  AND (CAST($product AS VARCHAR) IS NULL OR l.product_name = CAST($product AS VARCHAR))
+ORDER BY l.order_id, l.product_id
 """
 
 

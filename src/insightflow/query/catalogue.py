@@ -21,12 +21,13 @@ from insightflow.errors import UsageError
 LINES_SOURCE = """
 SELECT f.order_id, f.product_id, f.shipping_date, f.order_quantity, f.gross_sales,
        f.discount_amount, f.net_sales, f.profit, f.order_size_category,
-       o.shipping_mode, o.customer_segment, p.product_name, p.category_name
+       o.shipping_mode, o.customer_segment, p.product_name, p.category_name, f.product_price
 FROM marts.fact_sales AS f
 JOIN marts.order_summary AS o ON o.order_id = f.order_id
 JOIN curated.product_dim AS p ON p.product_id = f.product_id
 """
-_FILTERS = """
+#: The filters of every KPI but category, over relation ``{t}`` (the dashboard's drill-down too).
+FILTERS = """
     (CAST($year AS INTEGER) IS NULL OR year({t}.shipping_date) = CAST($year AS INTEGER))
     AND (CAST($quarter AS INTEGER) IS NULL OR quarter({t}.shipping_date) = CAST($quarter AS INTEGER))
     AND (CAST($shipping_mode AS VARCHAR) IS NULL OR {t}.shipping_mode = CAST($shipping_mode AS VARCHAR))
@@ -36,14 +37,14 @@ LINES = f"""
 lines AS (
     SELECT l.*
     FROM kpi.lines AS l
-    WHERE {_FILTERS.format(t="l")}
+    WHERE {FILTERS.format(t="l")}
       AND (CAST($category AS VARCHAR) IS NULL OR l.category_name = CAST($category AS VARCHAR))
 )"""
 ORDERS = f"""
 orders AS (
     SELECT o.*
     FROM marts.order_summary AS o
-    WHERE {_FILTERS.format(t="o")}
+    WHERE {FILTERS.format(t="o")}
       AND (CAST($category AS VARCHAR) IS NULL OR o.order_id IN (
           SELECT order_id FROM kpi.lines WHERE category_name = CAST($category AS VARCHAR)))
 )"""
