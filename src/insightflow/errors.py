@@ -87,3 +87,18 @@ def is_transient(error: BaseException) -> bool:
     if type(error).__name__ == "OperationalError":  # sqlite3 / SQLAlchemy: "database is locked"
         return "locked" in str(error) or "busy" in str(error)
     return False
+
+
+def one_line(error: BaseException | str, *, first_line: bool = False, limit: int | None = 300) -> str:
+    """An error's message on one line, as the CLI prints it: every run of white space (line breaks
+    included) becomes one space, and at most ``limit`` characters are kept (None: all of them).
+
+    ``first_line``: only the first line of the message, for engines that follow it with what the
+    user does not need (Spark's JVM stack trace, the SQL and caret under a parse error). An
+    exception without a message is named by its type.
+    """
+    text = str(error).strip()
+    if first_line and text:
+        text = text.splitlines()[0]
+    text = " ".join(text.split()) or ("" if isinstance(error, str) else type(error).__name__)
+    return text[:limit]
