@@ -1,32 +1,22 @@
 """Catalog operations retried in place when they fail for a transient reason.
 
 A commit can meet a busy SQLite file, an interrupted call or another writer's commit to the same
-table (``_transient`` says which failures are worth another try). It is tried
+table (``insightflow.errors.is_transient`` says which failures are worth another try). It is tried
 again a few times with exponential backoff; anything else fails at once, as a ``LakeError``.
 """
 
 from __future__ import annotations
 
-import errno
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from insightflow.errors import LakeError, one_line
+from insightflow.errors import LakeError, is_transient, one_line
 
 T = TypeVar("T")
 
 #: Attempts of a catalog operation that failed for a transient reason, and the first pause.
 RETRIES, BACKOFF_SECONDS = 4, 0.1
-_TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT}
-
-
-def _transient(error: BaseException) -> bool:
-    """Worth retrying: a busy file or database, an interrupted call, a concurrent commit."""
-    if isinstance(error, OSError):
-        return error.errno in _TRANSIENT_ERRNOS
-    text = f"{type(error).__name__}: {error}".lower()
-    return "database is locked" in text or "commitfailed" in text or "busy" in text
 
 
 def retrying(name: str, operation: Callable[[], T]) -> T:
@@ -41,7 +31,7 @@ def retrying(name: str, operation: Callable[[], T]) -> T:
         except LakeError:
             raise
         except Exception as error:
-            if _transient(error) and attempt < RETRIES - 1:
+            if is_transient(error) and attempt < RETRIES - 1:
                 time.sleep(BACKOFF_SECONDS * 4**attempt)
                 continue
             cause = error.strerror if isinstance(error, OSError) and error.strerror else error
