@@ -1,7 +1,7 @@
 """Where the catalog works around PyIceberg (0.12.0): each function names what it fixes and why.
 
-Remove one when the PyIceberg release it names is behind us and the upstream change has landed;
-``tests/test_snapshot_retention.py`` measures what the manifests fix keeps bounded.
+Each can go once a PyIceberg release fixes what it names; ``tests/test_snapshot_retention.py``
+fails if an overwritten table's manifests pile up again.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ def live_manifests_only(producer: P) -> P:
     PyIceberg 0.12.0's ``_OverwriteFiles._existing_manifests`` carries every earlier manifest whose
     entries are all DELETED into each new overwrite snapshot: it reads them with
     ``discard_deleted=True``, finds nothing to delete and keeps the manifest. It is the bug
-    apache/iceberg-go#1153 fixed in Go (apache/iceberg-go#1154); PyIceberg has no fix yet (merging
-    manifests on overwrite, apache/iceberg-python#3103, was closed). A table replaced on every run
-    gained one manifest a run, which every later scan and commit read — a commit took 0.07 s on a
-    new table, 1.3 s after 100 runs. Such a manifest records deletions made by an earlier
-    snapshot, which keeps it; it has no file for the new one. Manifests without counts are kept.
+    apache/iceberg-go#1153 fixed in Go (apache/iceberg-go#1154); PyIceberg 0.12.0 has no fix (a
+    pull request merging manifests on overwrite, apache/iceberg-python#3103, was closed). A table
+    replaced on every run gained one manifest a run, which every later scan and commit read — a
+    commit took 0.07 s on a new table, 1.3 s after 100 runs. Such a manifest records deletions
+    made by an earlier snapshot, which keeps it; it has no file for the new one. Manifests without
+    counts are kept.
     """
     existing = producer._existing_manifests  # noqa: SLF001 - the step that carries manifests over
 
