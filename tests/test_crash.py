@@ -113,8 +113,9 @@ def test_transient_catalog_errors_are_retried_and_permanent_ones_are_not(
 
     from insightflow.errors import LakeError
     from insightflow.lake import catalog as catalog_module
+    from insightflow.lake import retries
 
-    monkeypatch.setattr(catalog_module, "BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_SECONDS", 0.001)
     lake = Lakehouse(tmp_path / "lake")
     original = catalog_module.LakeCatalog._commit_files
     calls = []

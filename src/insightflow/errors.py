@@ -6,6 +6,8 @@ only with ``--debug``. Library code raises these and nothing else for problems a
 
 from __future__ import annotations
 
+import errno
+
 
 class InsightFlowError(Exception):
     """Base of every error InsightFlow reports to a user."""
@@ -84,10 +86,37 @@ class TransientError(InsightFlowError):
     exit_code = 75  # EX_TEMPFAIL
 
 
+#: The ``errno`` of a call that may pass when made again: a busy file or device, an interrupted call.
+_TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT})
+
+
 def is_transient(error: BaseException) -> bool:
-    """Whether retrying the step that raised ``error`` may succeed."""
-    if isinstance(error, TransientError | LakeBusyError | TimeoutError | ConnectionError | BlockingIOError):
-        return True
-    if type(error).__name__ == "OperationalError":  # sqlite3 / SQLAlchemy: "database is locked"
-        return "locked" in str(error) or "busy" in str(error)
-    return False
+    """Whether trying again what raised ``error`` may succeed.
+
+    One of InsightFlow's errors says so by its class (``TransientError``, ``LakeBusyError``); any
+    other is transient when it is a busy file, device or database (SQLite's "database is locked"),
+    an interrupted call, or an Iceberg commit that lost the race with another (PyIceberg's
+    ``CommitFailedException``). A dropped connection (``ConnectionError``) is not: the commit it cut
+    off may have landed, and making it again would publish its files twice.
+    """
+    if isinstance(error, InsightFlowError):
+        return isinstance(error, TransientError | LakeBusyError)
+    if isinstance(error, OSError):
+        return error.errno in _TRANSIENT_ERRNOS
+    text = f"{type(error).__name__}: {error}".lower()
+    return "database is locked" in text or "commitfailed" in text or "busy" in text
+
+
+def one_line(error: BaseException | str, *, first_line: bool = False, limit: int | None = 300) -> str:
+    """An error's message on one line, as the CLI prints it: every run of white space (line breaks
+    included) becomes one space, and at most ``limit`` characters are kept (None: all of them).
+
+    ``first_line``: only the first line of the message, for engines that follow it with what the
+    user does not need (Spark's JVM stack trace, the SQL and caret under a parse error). An
+    exception without a message is named by its type.
+    """
+    text = str(error).strip()
+    if first_line and text:
+        text = text.splitlines()[0]
+    text = " ".join(text.split()) or ("" if isinstance(error, str) else type(error).__name__)
+    return text[:limit]

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from insightflow.contracts import ColumnContract, SourceContract
 from insightflow.crawl import SniffedFile
-from insightflow.errors import SourceError
+from insightflow.errors import SourceError, one_line
 from insightflow.ingest.landing import Landed
 from insightflow.lake.storage import LakeStorage, connect_storage
 from insightflow.quoting import ident, literal
@@ -96,7 +96,7 @@ def write_typed(
                 # DuckDB's strict reader (which refuses a record with extra fields rather than
                 # dropping them) cannot read a file mixing LF, CRLF and CR line ends.
                 if attempt != "as landed":
-                    raise SourceError(sniffed.path, f"cannot be parsed as CSV ({_one_line(error)})") from None
+                    raise SourceError(sniffed.path, f"cannot be parsed as CSV ({one_line(error)})") from None
                 source = _uniform_line_ends(storage, source, spill / "uniform.csv")
         if before and _stat(sniffed.path) != before:
             raise SourceError(sniffed.path, "changed while it was being loaded; nothing of it was loaded, run again")
@@ -308,7 +308,3 @@ def snake(header: str) -> str:
     """A header as a column name: ``Loyalty Tier`` -> ``loyalty_tier``."""
     cleaned = "".join(ch if ch.isalnum() else "_" for ch in header.strip().lower()).strip("_")
     return cleaned or "unnamed"
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:300]

@@ -1,6 +1,6 @@
 """The lake: folders, the Iceberg catalog and the lock."""
 
-from insightflow.lake.catalog import LakeCatalog, SnapshotInfo, TableFiles
+from insightflow.lake.catalog import LakeCatalog
 from insightflow.lake.layout import LakeLayout
 from insightflow.lake.runs import (
     ROLLBACK,
@@ -11,6 +11,7 @@ from insightflow.lake.runs import (
     list_runs,
     record_run,
 )
+from insightflow.lake.tables import SnapshotInfo, TableFiles
 
 __all__ = [
     "LakeCatalog",

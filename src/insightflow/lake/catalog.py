@@ -6,27 +6,25 @@ Writes follow one pattern (docs/PIPELINE.md): an engine writes Parquet into ``st
 commit leaves files that no snapshot references, which readers never see; ``remove_orphans``
 deletes them.
 
-The catalog is PyIceberg's SQL catalog — on the lake folder's SQLite file by default, on
-PostgreSQL with ``[catalog] uri`` — or an Iceberg REST catalog (``[catalog] type = "rest"``); the
-files are in the lake's warehouse (``insightflow.lake.storage``): the lake folder or an object store.
+``LakeCatalog`` is what the rest of InsightFlow uses; its parts live beside it: which catalog the
+settings choose (``catalog_choice``: PyIceberg's SQL catalog on the lake folder's SQLite file or on
+PostgreSQL, REST or Glue), the transaction that writes a snapshot (``snapshots``), the retries of a
+commit (``retries``), expiry and orphan cleanup (``expiry``), the PyIceberg workarounds
+(``pyiceberg_fixes``). The files are in the lake's warehouse (``storage``): the lake folder or an
+object store.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import importlib
 import logging
 import os
 import posixpath
-import shutil
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -34,13 +32,18 @@ from typing import TYPE_CHECKING, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from insightflow.errors import LakeError, TableNotFound, UsageError
-from insightflow.lake.checksums import SIDECAR, delete_checksum, record_checksum
+from insightflow.errors import LakeError, TableNotFound
+from insightflow.lake.catalog_choice import open_catalog
+from insightflow.lake.checksums import record_checksum
+from insightflow.lake.expiry import clear_staging, expire_snapshots, remove_orphans
 from insightflow.lake.layout import LakeLayout
 from insightflow.lake.lease import LeaseLock
 from insightflow.lake.lock import lake_lock
 from insightflow.lake.repair import backup, check_catalog
+from insightflow.lake.retries import retrying
+from insightflow.lake.snapshots import commit_files, optional, republish_files
 from insightflow.lake.storage import LakeStorage, S3Options
+from insightflow.lake.tables import SnapshotInfo, TableFiles, duckdb_type
 
 RUNS = "ops.runs"  # the run registry (insightflow.lake.runs), what readers follow
 T = TypeVar("T")
@@ -49,51 +52,9 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
-    from pyiceberg.types import IcebergType
 
 # PyIceberg (with SQLAlchemy and pydantic) takes a second or more to import: it is imported on
 # first use, so that commands that do not need the catalog (`--help`, `crawl`, `generate`) start fast.
-
-
-@dataclass(frozen=True)
-class TableFiles:
-    """A table resolved at one snapshot: its data files and column types."""
-
-    name: str
-    snapshot_id: int | None
-    files: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class SnapshotInfo:
-    """One entry of a table's history."""
-
-    snapshot_id: int
-    parent_id: int | None
-    committed_at: datetime
-    operation: str
-    summary: dict[str, str]
-
-
-def _duckdb_type(iceberg_type: IcebergType) -> str:
-    """The DuckDB type of an Iceberg column (to give an empty table its typed columns)."""
-    from pyiceberg import types
-
-    if isinstance(iceberg_type, types.DecimalType):
-        return f"DECIMAL({iceberg_type.precision},{iceberg_type.scale})"
-    simple = {
-        types.BooleanType: "BOOLEAN",
-        types.IntegerType: "INTEGER",
-        types.LongType: "BIGINT",
-        types.FloatType: "FLOAT",
-        types.DoubleType: "DOUBLE",
-        types.DateType: "DATE",
-        types.TimestampType: "TIMESTAMP",
-        types.TimestamptzType: "TIMESTAMPTZ",
-        types.StringType: "VARCHAR",
-    }
-    return simple.get(type(iceberg_type), "VARCHAR")
 
 
 class LakeCatalog:
@@ -230,52 +191,7 @@ class LakeCatalog:
             return self._iceberg
 
     def _open(self):  # noqa: ANN202
-        settings = self.settings
-        properties = {**self.storage.s3.iceberg_properties(), **settings.catalog_properties} if self.storage.remote \
-            else dict(settings.catalog_properties)
-        if settings.catalog_type == "glue":  # AWS Glue's Data Catalog, as Athena and Glue jobs read it
-            from pyiceberg.catalog import load_catalog
-
-            if self.storage.s3.region:
-                properties.setdefault("glue.region", self.storage.s3.region)
-            return load_catalog("insightflow", type="glue", warehouse=self.storage.uri(self.storage.warehouse),
-                                **properties)
-        if settings.catalog_type == "rest":
-            from pyiceberg.catalog import load_catalog
-
-            if not settings.catalog_uri:
-                raise UsageError("a REST catalog needs its URL: [catalog] uri or INSIGHTFLOW_CATALOG_URI")
-            if settings.catalog_token:
-                properties["token"] = settings.catalog_token
-            return load_catalog("insightflow", type="rest", uri=settings.catalog_uri,
-                                warehouse=settings.catalog_warehouse or self.storage.uri(self.storage.warehouse),
-                                **properties)
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        if not settings.catalog_uri:
-            self.layout.root.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
-            if not self.storage.remote:
-                check_catalog(self.layout.catalog_db, Path(self.storage.warehouse))
-                self._follow_a_move()
-        uri = settings.catalog_uri or f"sqlite:///{self.layout.catalog_db}"
-        return SqlCatalog("insightflow", uri=uri, warehouse=self.storage.uri(self.storage.warehouse), **properties)
-
-    def _follow_a_move(self) -> None:
-        """Point the tables of a lake folder that was copied or moved at their new place
-        (``insightflow.lake.relocate``), once, before anything reads them."""
-        from insightflow.lake.relocate import moved_from, relocate
-
-        warehouse = Path(self.storage.warehouse)
-        if moved_from(self.layout.catalog_db, warehouse) is None:
-            return
-        with open(self.layout.root / ".relocate.lock", "a+") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)  # two processes opening the moved lake take turns
-            old = moved_from(self.layout.catalog_db, warehouse)
-            if old is not None:
-                count = relocate(self.layout.catalog_db, warehouse, old)
-                sys.stderr.write(f"insightflow: the lake at {self.layout.root} was copied or moved from "
-                                 f"{old.removeprefix('file://').removesuffix('/warehouse/')}: {count} metadata "
-                                 "files now point at its own folder\n")
+        return open_catalog(self.settings, self.storage, self.layout)
 
     def open_in_background(self) -> None:
         """Start opening the catalog (importing PyIceberg, about a second) on a background thread.
@@ -287,14 +203,14 @@ class LakeCatalog:
         if self._iceberg is not None:
             return
 
-        def open_catalog() -> None:
+        def warm_up() -> None:
             try:
                 self._catalog  # noqa: B018 - opened for its side effect
                 importlib.import_module("pyiceberg.io.pyarrow")  # what a commit imports next
             except Exception:  # noqa: BLE001, S110 - the first use in the foreground raises it
                 pass
 
-        threading.Thread(target=open_catalog, name="insightflow-catalog-open", daemon=True).start()
+        threading.Thread(target=warm_up, name="insightflow-catalog-open", daemon=True).start()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -328,7 +244,7 @@ class LakeCatalog:
             scan = table.scan(snapshot_id=snapshot.snapshot_id)
             files = tuple(self.storage.location(task.file.file_path) for task in scan.plan_files())
         schema = table.schema() if snapshot is None else table.schemas()[snapshot.schema_id or 0]
-        columns = tuple((f.name, _duckdb_type(f.field_type)) for f in schema.fields)
+        columns = tuple((f.name, duckdb_type(f.field_type)) for f in schema.fields)
         return TableFiles(name, snapshot.snapshot_id if snapshot else None, files, columns)
 
     def current_snapshot_id(self, name: str) -> int | None:
@@ -389,7 +305,7 @@ class LakeCatalog:
                 raise LakeError(f"{name}: the staged file {staged} is not valid Parquet ({error}); "
                                 "nothing more of this run is published") from None
         schema = schemas[0]
-        loaded = [_retrying(name, lambda: self._load_or_create(name, schema))]
+        loaded = [retrying(name, lambda: self._load_or_create(name, schema))]
         storage = self.storage
         data_dir = storage.location(loaded[0].location()).rstrip("/") + "/data"
         storage.makedirs(data_dir)
@@ -406,7 +322,7 @@ class LakeCatalog:
                                       table=loaded.pop() if loaded else None)
 
         try:
-            return _retrying(name, attempt)
+            return retrying(name, attempt)
         finally:
             self._version = None  # this process changed the catalog: its readers look again at once
 
@@ -414,40 +330,12 @@ class LakeCatalog:
         self, name: str, schema: pa.Schema, paths: list[str], overwrite: bool, properties: dict[str, str] | None,
         table: Table | None = None,
     ) -> int:
-        """One Iceberg transaction: evolve the schema if needed, then append or replace the files.
+        """One Iceberg transaction (``insightflow.lake.snapshots``), then the expiry of old snapshots.
 
         ``table`` is ``name`` as just loaded, if it was (else it is loaded here).
-
-        PyIceberg rebuilds (deep-copies) the table metadata on every read of
-        ``Transaction.table_metadata``, so it is read only when it may have changed.
         """
-        from pyiceberg.io.pyarrow import parquet_file_to_data_file
-        from pyiceberg.table import TableProperties
-
         table = table or self.load(name)
-        with table.transaction() as tx:
-            metadata = table.metadata
-            known = {c.name for c in metadata.schema().fields}
-            if any(f.name not in known for f in schema):
-                with tx.update_schema() as update:
-                    update.union_by_name(_optional(schema))
-                metadata = tx.table_metadata
-            missing = {key: value for key, value in _TABLE_PROPERTIES.items() if key not in metadata.properties}
-            if metadata.name_mapping() is None:
-                missing[TableProperties.DEFAULT_NAME_MAPPING] = metadata.schema().name_mapping.model_dump_json()
-            if missing:
-                tx.set_properties(**missing)
-            update_snapshot = tx.update_snapshot(snapshot_properties=properties or {})
-            # An append merges the table's manifests once there are 16 (TABLE_PROPERTIES): else each
-            # load adds one, which every later scan and commit reads.
-            producer = _live_manifests_only(update_snapshot.overwrite()) if overwrite else update_snapshot.merge_append()
-            with producer as snapshot:
-                if overwrite:
-                    for task in table.scan().plan_files():
-                        snapshot.delete_data_file(task.file)
-                metadata = tx.table_metadata
-                for path in paths:
-                    snapshot.append_data_file(parquet_file_to_data_file(table.io, metadata, path))
+        commit_files(table, schema, paths, overwrite=overwrite, properties=properties or {})
         # The commit updated ``table`` to the new metadata: no reload needed.
         current = table.current_snapshot()
         assert current is not None
@@ -458,44 +346,15 @@ class LakeCatalog:
         return current.snapshot_id
 
     def _expire_snapshots(self, table: Table) -> None:
-        """Expire the table's oldest snapshots beyond ``keep_snapshots`` and delete their files.
-
-        Every snapshot stays in the table's metadata, which PyIceberg copies many times per commit:
-        without expiry a commit took 0.05 s on a new table and 0.77 s after 200 runs. Expiring in
-        batches (when the count exceeds the limit by half) makes the file walk below rare. A file is
-        deleted only when no kept snapshot mentions it (as live or deleted). Readers of an expired
-        snapshot (``--as-of`` an old run) get an error naming the setting.
-        """
-        keep = self.keep_snapshots
-        snapshots = sorted(table.snapshots(), key=lambda s: (s.sequence_number or 0, s.timestamp_ms))
-        if not keep or len(snapshots) <= keep + max(1, keep // 2):
-            return
-        current = table.current_snapshot()
-        expired = [s for s in snapshots[:-keep] if current is None or s.snapshot_id != current.snapshot_id]
-        expired_ids = {s.snapshot_id for s in expired}
-        kept = _referenced(table, [s for s in snapshots if s.snapshot_id not in expired_ids])
-        unreferenced = _referenced(table, expired, known=kept) - kept
-        table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
-        for path in unreferenced:
-            self.storage.delete(self.storage.location(path))
-            delete_checksum(self.storage, self.storage.location(path))
+        """Expire the table's snapshots beyond ``keep_snapshots`` (``insightflow.lake.expiry``)."""
+        expire_snapshots(table, self.keep_snapshots, self.storage)
 
     def set_current_snapshot(self, name: str, snapshot_id: int) -> int:
         """Make an older snapshot's files current again, as a new overwrite snapshot."""
-        from pyiceberg.io.pyarrow import parquet_file_to_data_file
-
         files = self.resolve(name, snapshot_id).files
         table = self.load(name)
-        with table.transaction() as tx:
-            update_snapshot = tx.update_snapshot(
-                snapshot_properties={"insightflow.rollback-to": str(snapshot_id)}
-            )
-            with _live_manifests_only(update_snapshot.overwrite()) as snapshot:
-                for task in table.scan().plan_files():
-                    snapshot.delete_data_file(task.file)
-                for path in files:
-                    snapshot.append_data_file(
-                        parquet_file_to_data_file(table.io, tx.table_metadata, self.storage.uri(path)))
+        republish_files(table, [self.storage.uri(path) for path in files],
+                        properties={"insightflow.rollback-to": str(snapshot_id)})
         table.refresh()
         current = table.current_snapshot()
         assert current is not None
@@ -541,41 +400,12 @@ class LakeCatalog:
     def clean_staging(self) -> None:
         """Remove what a crashed run left: staged files, and data files no snapshot references
         (called holding the lake's lock: no other run is writing)."""
-        storage = self.storage
-        leftovers = storage.list_tree(storage.staging)
-        if self.layout.tmp.exists():  # spill files of a run that died
-            shutil.rmtree(self.layout.tmp, ignore_errors=True)
-        if storage.remote:
-            storage.delete_tree(storage.staging)
-        else:
-            for leftover in Path(storage.staging).iterdir():
-                shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
-        if leftovers and self.initialized():  # a run died: it may have moved files it never committed
-            self.remove_orphans()
+        if clear_staging(self.storage, self.layout.tmp) and self.initialized():
+            self.remove_orphans()  # a run died: it may have moved files it never committed
 
     def remove_orphans(self) -> int:
         """Delete data files that no snapshot of any table references (left by a crashed run)."""
-        removed = 0
-        for name in self.table_names():
-            table = self.load(name)
-            referenced: set[str] = set()
-            for snapshot in table.snapshots():
-                for manifest in snapshot.manifests(table.io):
-                    for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-                        referenced.add(self.storage.location(entry.data_file.file_path))
-            data_dir = self.storage.location(table.location()).rstrip("/") + "/data"
-            if not _inside(data_dir, self.storage.warehouse):  # never another lake's files
-                continue
-            for path in self.storage.list(data_dir, ".parquet"):
-                if path not in referenced and _inside(path, self.storage.warehouse):
-                    self.storage.delete(path)
-                    delete_checksum(self.storage, path)
-                    removed += 1
-            if not self.storage.remote:  # checksums of files that were never moved in
-                for sidecar in self.storage.list(data_dir, SIDECAR):
-                    if not Path(sidecar.removesuffix(SIDECAR)).exists() and _inside(sidecar, self.storage.warehouse):
-                        self.storage.delete(sidecar)
-        return removed
+        return remove_orphans((self.load(name) for name in self.table_names()), self.storage)
 
     def _load_or_create(self, name: str, schema: pa.Schema) -> Table:
         from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
@@ -591,104 +421,4 @@ class LakeCatalog:
                     self._catalog.create_namespace(namespace)
                 except NamespaceAlreadyExistsError:
                     pass
-            return self._catalog.create_table(name, schema=_optional(schema))
-
-
-#: Set on every table: PyIceberg deletes a table's metadata files beyond the newest 10 on commit
-#: (only the newest is read; the others pile up, one per commit, otherwise), and appends merge the
-#: manifests when there are 16 of them.
-_TABLE_PROPERTIES = {
-    "write.metadata.delete-after-commit.enabled": "true",
-    "write.metadata.previous-versions-max": "10",
-    "commit.manifest-merge.enabled": "true",
-    "commit.manifest.min-count-to-merge": "16",
-}
-
-
-def _inside(location: str, warehouse: str) -> bool:
-    """Whether ``location`` is under ``warehouse`` (both as ``LakeStorage`` spells locations)."""
-    root = warehouse.rstrip("/") + "/"
-    if "://" in warehouse:
-        return location.startswith(root)
-    return os.path.realpath(location).startswith(os.path.realpath(root.rstrip("/")) + os.sep)
-
-
-def _referenced(table: Table, snapshots: Iterable, known: set[str] = frozenset()) -> set[str]:
-    """Every file the snapshots mention: manifest lists, manifests and data files (live or deleted).
-
-    Snapshots share manifests (an append keeps every earlier one): each is read once, and not at
-    all when it is in ``known`` (files found already, with everything their manifests mention).
-    """
-    paths: set[str] = set()
-    for snapshot in snapshots:
-        paths.add(snapshot.manifest_list)
-        for manifest in snapshot.manifests(table.io):
-            if manifest.manifest_path in paths or manifest.manifest_path in known:
-                continue
-            paths.add(manifest.manifest_path)
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-                paths.add(entry.data_file.file_path)
-    return paths
-
-
-def _live_manifests_only(producer: P) -> P:
-    """An overwrite that leaves out of the new snapshot the manifests holding only deleted entries.
-
-    PyIceberg (0.12) carries every earlier manifest whose entries are all DELETED into each new
-    overwrite snapshot (the bug apache/iceberg-go#1153 fixed in Go): a table replaced on every run
-    gained one manifest a run, which every later scan and commit read — a commit took 0.07 s on a
-    new table, 1.3 s after 100 runs. Such a manifest records deletions made by an earlier snapshot,
-    which keeps it; it has no file for the new one. Manifests without counts are kept.
-    """
-    existing = producer._existing_manifests  # noqa: SLF001 - the step that carries manifests over
-
-    def live() -> list:
-        return [m for m in existing() if not (
-            m.added_files_count == 0 and m.existing_files_count == 0 and (m.deleted_files_count or 0) > 0
-        )]
-
-    producer._existing_manifests = live  # noqa: SLF001
-    return producer
-
-
-def _optional(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with every column optional.
-
-    DuckDB marks a Parquet column "required" when it knows the column holds no NULL (it does when
-    it writes from a table), and a table or column created from such a file would refuse the next
-    file that has one.
-    """
-    return pa.schema([field.with_nullable(True) for field in schema])
-
-
-#: Attempts of a catalog operation that failed for a transient reason, and the first pause.
-RETRIES, BACKOFF_SECONDS = 4, 0.1
-_TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT}
-
-
-def _transient(error: BaseException) -> bool:
-    """Worth retrying: a busy file or database, an interrupted call, a concurrent commit."""
-    if isinstance(error, OSError):
-        return error.errno in _TRANSIENT_ERRNOS
-    text = f"{type(error).__name__}: {error}".lower()
-    return "database is locked" in text or "commitfailed" in text or "busy" in text
-
-
-def _retrying(name: str, operation: Callable[[], T]) -> T:
-    """Run a catalog operation, retrying transient failures with exponential backoff.
-
-    Permanent failures (disk full, permission denied, a corrupt file) fail at once, as a
-    ``LakeError`` naming the table and the cause.
-    """
-    for attempt in range(RETRIES):
-        try:
-            return operation()
-        except LakeError:
-            raise
-        except Exception as error:
-            if _transient(error) and attempt < RETRIES - 1:
-                time.sleep(BACKOFF_SECONDS * 4**attempt)
-                continue
-            cause = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            raise LakeError(f"committing {name} failed: {' '.join(cause.split())[:300]}") from error
-    raise AssertionError("unreachable")
+            return self._catalog.create_table(name, schema=optional(schema))

@@ -13,15 +13,36 @@ A local lake with its own SQLite catalog only: a shared catalog names its wareho
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import sqlite3
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from insightflow.lake.storage import LakeStorage
 
+if TYPE_CHECKING:
+    from insightflow.lake.layout import LakeLayout
+
 log = logging.getLogger(__name__)
+
+
+def follow_a_move(layout: LakeLayout, warehouse: Path) -> None:
+    """Point the tables of a lake folder that was copied or moved at their new place, once,
+    before anything reads them."""
+    if moved_from(layout.catalog_db, warehouse) is None:
+        return
+    with open(layout.root / ".relocate.lock", "a+") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # two processes opening the moved lake take turns
+        old = moved_from(layout.catalog_db, warehouse)
+        if old is not None:
+            count = relocate(layout.catalog_db, warehouse, old)
+            sys.stderr.write(f"insightflow: the lake at {layout.root} was copied or moved from "
+                             f"{old.removeprefix('file://').removesuffix('/warehouse/')}: {count} metadata "
+                             "files now point at its own folder\n")
 
 
 def moved_from(catalog_db: Path, warehouse: Path) -> str | None:

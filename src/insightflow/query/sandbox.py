@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from insightflow.errors import one_line
 from insightflow.query.errors import QueryError, QueryRefused, QueryTimeout
 from insightflow.quoting import literal
 
@@ -79,7 +80,7 @@ def _check_statement(sql: str, catalog_tables: set[str]) -> CheckedStatement:
     try:
         statements = [s for s in sqlglot.parse(body, dialect="duckdb") if s is not None]
     except sqlglot.errors.SqlglotError as error:
-        raise QueryRefused(f"cannot parse the SQL: {_first_line(error)}") from None
+        raise QueryRefused(f"cannot parse the SQL: {one_line(error, first_line=True, limit=None)}") from None
     if not statements:
         raise QueryRefused("the SQL holds no statement")
     if len(statements) > 1:
@@ -181,7 +182,7 @@ def run_statement(
     except duckdb.OutOfMemoryException:
         raise QueryError(f"the query needs more memory than its limit of {limits.memory_limit}") from None
     except duckdb.Error as error:
-        raise QueryError(_first_line(error)) from None
+        raise QueryError(one_line(error, first_line=True, limit=None)) from None
     finally:
         timer.cancel()
     truncated = result.num_rows > limits.max_rows
@@ -216,7 +217,7 @@ def _explain_prefix(sql: str) -> tuple[str, str]:
     try:
         tokens = sqlglot.tokenize(sql, read="duckdb")
     except sqlglot.errors.SqlglotError as error:
-        raise QueryRefused(f"cannot parse the SQL: {_first_line(error)}") from None
+        raise QueryRefused(f"cannot parse the SQL: {one_line(error, first_line=True, limit=None)}") from None
     words = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
     if not words or words[0].text.upper() != "EXPLAIN":
         return "", sql
@@ -277,8 +278,3 @@ def _statement_kind(node: exp.Expression, sql: str) -> str:
         return str(node.this).upper()
     words = sql.split()
     return (type(node).__name__.upper() if not isinstance(node, _ROOTS) else words[0].upper()) if words else "?"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return " ".join(text[0].split()) if text else type(error).__name__

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from insightflow.errors import ModelError
+from insightflow.errors import ModelError, one_line
 from insightflow.lake import TableFiles
 from insightflow.lake.storage import LakeStorage, connect_storage
 from insightflow.quoting import ident, literal, table_ident
@@ -129,8 +129,4 @@ class DuckDBEngine:
         try:
             return self.con.execute(sql)
         except duckdb.Error as error:
-            raise ModelError(_one_line(error)) from None
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:300]
+            raise ModelError(one_line(error)) from None

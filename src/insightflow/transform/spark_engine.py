@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlglot.errors import SqlglotError
 
-from insightflow.errors import ModelError, UsageError
+from insightflow.errors import ModelError, UsageError, one_line
 from insightflow.lake import TableFiles
 from insightflow.lake.storage import LakeStorage
 from insightflow.transform.spark_sql import spark_type, table_name, to_spark, view_name
@@ -242,10 +242,10 @@ class SparkEngine:
 
     def _one_line(self, error: Exception) -> str:
         """The first line of a Spark error, with view names spelled as the tables they stand for."""
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = one_line(error, first_line=True, limit=None)
         for view in sorted(self._views, key=len, reverse=True):
             message = message.replace(view, table_name(view))
-        return " ".join(message.split())[:300]
+        return one_line(message)  # cut where every other engine error is
 
 
 #: The hadoop-aws release matching the Hadoop client PySpark 4 bundles (3.4.1): S3A, on AWS SDK v2.
