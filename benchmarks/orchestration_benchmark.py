@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.source:
         parser.error("give a SOURCE folder or set INSIGHTFLOW_REFERENCE_DATA")
+    from insightflow.lakehouse import Lakehouse
     from insightflow.orchestration import lake_instance, run_job
-    from insightflow.pipeline import Lakehouse
 
     times: dict[str, list[float]] = {"plain Lakehouse.run": [], "orchestrated run_job": []}
     creations: list[float] = []
@@ -62,7 +62,7 @@ def main() -> None:
         print(f"{name:24} {statistics.median(values):9.2f} {', '.join(f'{v:.2f}' for v in values):>30}")
     print(f"overhead of the orchestrator: {orchestrated - plain:+.2f} s ({orchestrated / plain:.2f}x)")
     print(f"creating a lake's Dagster instance (once per lake): median {statistics.median(creations[1:]):.2f} s")
-    print(f"imports (fresh process): insightflow.pipeline {import_seconds('insightflow.pipeline'):.2f} s, "
+    print(f"imports (fresh process): insightflow.lakehouse {import_seconds('insightflow.lakehouse'):.2f} s, "
           f"insightflow.orchestration {import_seconds('insightflow.orchestration'):.2f} s")
 
 

@@ -46,12 +46,12 @@ def test_no_import_loop_between_the_parts_of_the_package() -> None:
         cycle = error.args[1]
         where = [f"{a} -> {b} ({', '.join(sorted(graph[a][b]))})" for a, b in zip(cycle, cycle[1:], strict=False)]
         raise AssertionError(f"import loop: {'; '.join(where)}") from None
-    assert {"lake", "session", "pipeline", "cli"} <= set(order)
+    assert {"lake", "run", "lakehouse", "cli"} <= set(order)
 
 
 def test_the_run_and_monitoring_depend_on_the_lake_not_on_the_facade() -> None:
     graph = imports_between_parts()
-    assert "pipeline" not in graph.get("session", {}), graph["session"]["pipeline"]
-    assert "session" not in graph.get("monitoring", {}), graph["monitoring"]["session"]
+    assert "lakehouse" not in graph.get("run", {}), graph["run"]["lakehouse"]
+    assert "run" not in graph.get("monitoring", {}), graph["monitoring"]["run"]
     assert "cli" not in {t for targets in graph.values() for t in targets}  # nothing imports the CLI
     assert "lake" not in graph.get("settings", {})  # the lake reads its settings, not the reverse

@@ -144,12 +144,12 @@ def test_a_run_that_cannot_get_the_lock_is_refused_clearly(lake: Lakehouse, smal
 def test_a_run_that_waited_for_the_lock_publishes_after_the_one_it_waited_for(tmp_path: Path,
                                                                               small_export: Path) -> None:
     from insightflow.lake import last_published
-    from insightflow.session import RunSession
+    from insightflow.run import PipelineRun
     from insightflow.transform.models import stage_models
 
     changed = write_export(tmp_path / "changed", {"orders": [[*ORDERS[0][:3], "7", *ORDERS[0][4:]], *ORDERS[1:]]})
     lake = Lakehouse(tmp_path / "lake")
-    waiting = RunSession(lake.catalog, changed)  # made first (it would have waited for the lock) ...
+    waiting = PipelineRun(lake.catalog, changed)  # made first (it would have waited for the lock) ...
     lake.run(small_export)  # ... while another run held the lake and published
     with waiting:
         waiting.ingest()

@@ -180,7 +180,7 @@ def test_a_blocking_check_stops_the_run_and_alerts(
             {"check": "range", "column": "order_quantity", "max": 1},)})
         for m in models.load_models()
     )
-    monkeypatch.setattr("insightflow.orchestration.definitions.load_models", lambda: broken)
+    monkeypatch.setattr("insightflow.orchestration.assets.load_models", lambda: broken)
     lake = Lakehouse(tmp_path / "lake")
     with pytest.raises(QualityGateError, match=r"curated.order_dim: range\(order_quantity\) failed on 4 rows"):
         run_job(lake, small_export)

@@ -22,7 +22,7 @@ from insightflow import Lakehouse
 from insightflow.cli import app
 from insightflow.errors import ModelError, UsageError
 from insightflow.transform import load_models, spark_engine
-from insightflow.transform.engines import create_engine
+from insightflow.transform.engine import create_engine
 from tests.transform import test_golden_models as golden
 
 
@@ -80,7 +80,7 @@ def test_cli_passes_spark_master_and_settings_to_the_engine(
         calls.append((engine, engine_options))
         raise UsageError("stop here")
 
-    monkeypatch.setattr("insightflow.pipeline.Lakehouse.run", fake_run)
+    monkeypatch.setattr("insightflow.lakehouse.Lakehouse.run", fake_run)
     args = ["run", "--lake", str(tmp_path), "--engine", "spark", "--spark-master", "spark://head:7077",
             "--spark-conf", "spark.executor.memory=8g", "--spark-conf", "spark.sql.shuffle.partitions=64"]
     result = CliRunner().invoke(app, args)  # `main` turns the error into one line; `app` raises it

@@ -88,7 +88,7 @@ def test_every_statement_of_full_and_incremental_builds_translates(
     from tests.exports import ORDERS, write_export
 
     monkeypatch.setattr("insightflow.transform.duckdb_engine.DuckDBEngine", RecordingEngine)
-    monkeypatch.setattr("insightflow.transform.engines.ENGINES",
+    monkeypatch.setattr("insightflow.transform.engine.ENGINES",
                         {"duckdb": "tests.transform.test_spark_sql:RecordingEngine"})
     RecordingEngine.statements = []
     lake = Lakehouse(tmp_path / "lake")

@@ -25,11 +25,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from insightflow.api.docs import add_docs
-from insightflow.api.metrics import Metrics
+from insightflow.api.request_metrics import Metrics
 from insightflow.api.runs import RunJobs
 from insightflow.api.tokens import TokenStore, tokens_path
 from insightflow.errors import InsightFlowError, LakeBusyError
-from insightflow.pipeline import Lakehouse, TableInfo
+from insightflow.lakehouse import Lakehouse, TableInfo
 from insightflow.query import CATALOGUE, KpiFilters, Limits, Principal, QueryResult, QueryTimeout
 from insightflow.query.errors import AccessDenied
 from insightflow.query.masking import masked_columns

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 
 
 class RunJobs:

@@ -9,7 +9,7 @@ from pathlib import Path
 from insightflow.api.app import REQUEST_LOG, create_app
 from insightflow.api.tokens import tokens_path
 from insightflow.errors import UsageError
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 
 DEFAULT_PORT = 8765
 #: Seconds a connection may stay open without sending a whole request (half-open and slow-header

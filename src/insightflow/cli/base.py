@@ -19,9 +19,9 @@ from typing import Annotated, Any
 import typer
 
 from insightflow.cli.render import Format
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 from insightflow.query.access import ROLES
-from insightflow.transform.engines import ENGINES
+from insightflow.transform.engine import ENGINES
 
 app = typer.Typer(
     help="InsightFlow: supply-chain CSV exports to an Iceberg star schema, KPIs and a dashboard.",

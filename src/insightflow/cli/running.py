@@ -23,7 +23,7 @@ from insightflow.cli.render import ERR, OUT, Column, Format, Listing, emit
 from insightflow.cli.views import kpi_summary, run_steps, warn_bi_sync
 from insightflow.errors import UsageError
 from insightflow.lake import RunRecord
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 from insightflow.transform.models import STAGES
 
 SourceArgument = Annotated[str, typer.Argument(help="Folder (or s3://bucket/prefix) holding the CSV exports.")]

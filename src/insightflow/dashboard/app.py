@@ -24,7 +24,7 @@ from insightflow.dashboard.data import (
 )
 from insightflow.dashboard.formatting import count, days, money, percent, rows
 from insightflow.lake import LakeLayout
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 from insightflow.query import KpiFilters
 
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}

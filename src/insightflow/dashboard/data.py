@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from insightflow.lake import RunRecord, last_published
-from insightflow.pipeline import Lakehouse
+from insightflow.lakehouse import Lakehouse
 from insightflow.query import KpiFilters, Limits, QueryResult
 from insightflow.query.catalogue import FILTERS, LINES_SOURCE
 

@@ -32,8 +32,6 @@ from insightflow.generate.defects import (
     PRODUCT_DEFECTS,
     DefectContext,
     DefectKind,
-    DefectPlan,
-    inject,
 )
 from insightflow.generate.entities import (
     Catalogue,
@@ -42,6 +40,7 @@ from insightflow.generate.entities import (
     sample_catalogue,
     sample_customers,
 )
+from insightflow.generate.injection import DefectPlan, inject
 
 #: Orders drawn and written at a time (about 490 K order lines, ~60 MB of text).
 CHUNK_ORDERS = 200_000

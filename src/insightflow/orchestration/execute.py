@@ -11,10 +11,10 @@ from pathlib import Path
 
 from insightflow.errors import InsightFlowError, LakeError, UsageError
 from insightflow.lake import RunRecord
-from insightflow.orchestration.definitions import JOBS, build_definitions
+from insightflow.lakehouse import Lakehouse
+from insightflow.orchestration.assets import JOBS, build_definitions
 from insightflow.orchestration.instance import lake_instance
-from insightflow.orchestration.resources import SESSIONS
-from insightflow.pipeline import Lakehouse
+from insightflow.orchestration.resources import RUNS_IN_PROCESS
 from insightflow.settings import Settings
 
 
@@ -47,12 +47,12 @@ def run_job(
         raise_on_error=False,
         tags={"insightflow/trigger": "python", "insightflow/engine": engine},
     )
-    session = SESSIONS.pop(result.run_id, None)
-    if session is not None and session.record.status == "failed" and session.error is not None:
-        raise session.error
-    if session is None or not result.success:
+    pipeline_run = RUNS_IN_PROCESS.pop(result.run_id, None)
+    if pipeline_run is not None and pipeline_run.record.status == "failed" and pipeline_run.error is not None:
+        raise pipeline_run.error
+    if pipeline_run is None or not result.success:
         failures = [e.message for e in result.all_events if e.is_failure and e.message]
         raise InsightFlowError(f"run {result.run_id} failed: {failures[0] if failures else 'no step ran'}")
-    if session.record.status != "success":
+    if pipeline_run.record.status != "success":
         raise LakeError(f"run {result.run_id} ended without publishing")
-    return session.record
+    return pipeline_run.record

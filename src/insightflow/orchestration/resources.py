@@ -1,8 +1,8 @@
-"""The lake resource: one ``RunSession`` per Dagster run, opened before the first step.
+"""The lake resource: one ``PipelineRun`` per Dagster run, opened before the first step.
 
-The job's steps share the session (its engine keeps the tables built so far), so the jobs run
+The job's steps share the pipeline run (its engine keeps the tables built so far), so the jobs run
 in one process (``in_process_executor``). When the run ends — published, failed or stopped — the
-session is closed: a run that did not publish is recorded as failed in ``ops.runs`` and its alert
+pipeline run is closed: a run that did not publish is recorded as failed in ``ops.runs`` and its alert
 goes out, whether it was started by the schedule, the inbox sensor or the UI.
 """
 
@@ -18,14 +18,14 @@ from pydantic import Field, PrivateAttr
 
 from insightflow.errors import InsightFlowError, is_transient
 from insightflow.lake import LakeCatalog, LakeLayout
-from insightflow.session import RunSession
+from insightflow.run import PipelineRun
 
 T = TypeVar("T")
 
-#: The sessions of the last runs executed in this process, by Dagster run id: ``run_job`` reads
+#: The runs of the last runs executed in this process, by Dagster run id: ``run_job`` reads
 #: the outcome of the run it executed in-process (its record, and the error as raised) from here.
-SESSIONS: OrderedDict[str, RunSession] = OrderedDict()
-_KEPT_SESSIONS = 8
+RUNS_IN_PROCESS: OrderedDict[str, PipelineRun] = OrderedDict()
+_KEPT_RUNS = 8
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -38,7 +38,7 @@ class LakeResource(dg.ConfigurableResource):
     spark_conf: dict[str, str] = Field(default_factory=dict)
     lock_timeout: float = 60.0
 
-    _session: RunSession | None = PrivateAttr(default=None)
+    _pipeline_run: PipelineRun | None = PrivateAttr(default=None)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[LakeResource]:
@@ -47,7 +47,7 @@ class LakeResource(dg.ConfigurableResource):
             options["master"] = self.spark_master
         if self.spark_conf:
             options["conf"] = dict(self.spark_conf)
-        session = RunSession(
+        pipeline_run = PipelineRun(
             LakeCatalog(LakeLayout.resolve(self.lake)),
             self.source or None,
             engine=self.engine,
@@ -56,39 +56,39 @@ class LakeResource(dg.ConfigurableResource):
             lock_timeout=self.lock_timeout,
         )
         if context.run is not None:
-            SESSIONS[context.run.run_id] = session
-            while len(SESSIONS) > _KEPT_SESSIONS:
-                SESSIONS.popitem(last=False)
+            RUNS_IN_PROCESS[context.run.run_id] = pipeline_run
+            while len(RUNS_IN_PROCESS) > _KEPT_RUNS:
+                RUNS_IN_PROCESS.popitem(last=False)
         try:
-            session.open()
+            pipeline_run.open()
         except Exception as error:
-            session.close(error)
+            pipeline_run.close(error)
             raise
         if context.instance is not None and context.run is not None:
-            context.instance.add_run_tags(context.run.run_id, {"insightflow/run_id": session.run_id})
-        self._session = session
+            context.instance.add_run_tags(context.run.run_id, {"insightflow/run_id": pipeline_run.run_id})
+        self._pipeline_run = pipeline_run
         try:
             yield self
         finally:
-            session.close()
+            pipeline_run.close()
 
     @property
-    def session(self) -> RunSession:
-        assert self._session is not None, "the lake resource is used outside a run"
-        return self._session
+    def pipeline_run(self) -> PipelineRun:
+        assert self._pipeline_run is not None, "the lake resource is used outside a run"
+        return self._pipeline_run
 
     def step(self, name: str, action: Callable[[], T]) -> T:
-        """Run one step of the session; an error the retry policy must not retry becomes a
+        """Run one step of the pipeline run; an error the retry policy must not retry becomes a
         ``Failure`` (the run fails at once), a transient one is raised for a retry."""
-        session = self.session
+        pipeline_run = self.pipeline_run
         try:
             return action()
         except Exception as error:
-            told = session.fail(session.running_step() or name, error)
+            told = pipeline_run.fail(pipeline_run.running_step() or name, error)
             if is_transient(told):
                 raise told from error
             raise dg.Failure(description=str(told), allow_retries=False) from error
 
     def note_failure(self, name: str, error: InsightFlowError) -> None:
         """Record a failure Dagster raises itself (a blocking check) before it does."""
-        self.session.fail(name, error)
+        self.pipeline_run.fail(name, error)

@@ -6,13 +6,19 @@ quarantine — once, in DuckDB's dialect. An engine adapter makes tables readabl
 runs statements, and writes query results as Parquet; how it does so (DuckDB in-process, Spark
 temporary views translated with sqlglot) stays in the adapter. An adapter raises ``ModelError``
 with the engine's own one-line message; the runner says which model it was building.
+
+``ENGINES`` names the adapters a run can use; each is imported only when asked for
+(``create_engine``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
+from inspect import signature
 from typing import Protocol
 
+from insightflow.errors import UsageError
 from insightflow.lake import TableFiles
 
 
@@ -76,3 +82,23 @@ class BuildResult:
     def skipped(self) -> bool:
         """Whether nothing of the model needed building (no input changed)."""
         return self.published_files is None and self.quarantine_files is None and not self.evaluated
+
+#: name -> "module:class" of its adapter.
+ENGINES: dict[str, str] = {
+    "duckdb": "insightflow.transform.duckdb_engine:DuckDBEngine",
+    "spark": "insightflow.transform.spark_engine:SparkEngine",
+}
+
+
+def create_engine(name: str, **options: object) -> Engine:
+    """A new engine adapter; ``options`` go to its constructor."""
+    try:
+        module_name, class_name = ENGINES[name].split(":")
+    except KeyError:
+        raise UsageError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}") from None
+    engine_class = getattr(import_module(module_name), class_name)
+    try:  # an option of another engine (e.g. a Spark master for DuckDB) is a usage error
+        signature(engine_class).bind(**options)
+    except TypeError as error:
+        raise UsageError(f"engine {name} does not take these options: {error}") from None
+    return engine_class(**options)

@@ -3,7 +3,7 @@
 A run builds every model into staging first (``insightflow.transform.merge`` says how a table is
 rebuilt and merged); only when every ``error`` check has passed are the tables and their
 quarantines committed, and the run's record — the publish point readers follow — is appended last
-(``insightflow.session``).
+(``insightflow.run``).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ checks:
 --- */
 -- sales_key is the order line's key (curated.order_dim.order_line_key), the same on every run and
 -- engine (the original's ROW_NUMBER() OVER (ORDER BY ORDER_ID) ordered ties arbitrarily).
--- Money stays in double precision as exported; round only for display (DESIGN.md).
+-- Money stays in double precision as exported; round only for display (docs/DATA.md).
 SELECT
     o.order_line_key AS sales_key,
     o.order_id,

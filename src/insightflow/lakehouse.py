@@ -8,10 +8,7 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,16 +18,13 @@ from insightflow.errors import InsightFlowError, LakeError, TableNotFound, Usage
 from insightflow.ingest import IngestResult, ingest
 from insightflow.ingest.inbox import RemoteInbox
 from insightflow.lake import (
-    ROLLBACK,
     LakeCatalog,
     LakeLayout,
     RunRecord,
     last_published,
-    list_runs,
-    record_run,
 )
 from insightflow.lake.storage import is_remote
-from insightflow.session import RunSession, StartCallback, StepCallback
+from insightflow.run import PipelineRun, StartCallback, StepCallback
 from insightflow.settings import Settings
 from insightflow.transform.models import STAGES, stage_models
 
@@ -147,7 +141,7 @@ class Lakehouse:
         Each model rebuilds only what the new loads change (``full_refresh``: everything, from
         every load; the tables are the same). ``stage`` runs one stage instead (``STAGES``:
         ``ingest``, ``dims`` or ``facts``);
-        ``engine`` names the engine that runs the models (``insightflow.transform.engines``);
+        ``engine`` names the engine that runs the models (``insightflow.transform.engine``);
         ``engine_options`` go to its constructor; ``encoding`` is the files' (else detected, or
         the lake's ``[encodings]``); ``on_start(step)`` and ``on_step(step, seconds,
         rows)`` follow the steps. A failing run publishes nothing and is recorded with its error;
@@ -163,16 +157,16 @@ class Lakehouse:
 
             source_folder(source)  # a mistyped folder is refused before a run is recorded
         self._refuse_mixing_with_the_demo(source)
-        session = RunSession(self.catalog, source, engine=engine, engine_options=engine_options,
+        pipeline_run = PipelineRun(self.catalog, source, engine=engine, engine_options=engine_options,
                              on_step=on_step, on_start=on_start, lock_timeout=self.lock_timeout,
                              full_refresh=full_refresh, encodings=self.encodings(encoding))
-        with session:
+        with pipeline_run:
             if stage in ("all", "ingest"):
-                session.ingest()
+                pipeline_run.ingest()
             for model in stage_models(stage):
-                session.build(model)
-            session.publish()
-        return session.record
+                pipeline_run.build(model)
+            pipeline_run.publish()
+        return pipeline_run.record
 
     def generate_demo(self, *, scale: float = 1.0, seed: int = 42) -> Path:
         """Write a synthetic export into the lake's inbox; returns the inbox."""
@@ -200,20 +194,9 @@ class Lakehouse:
     def reset(self) -> list[str]:
         """Delete everything the lake folder holds but its settings and API tokens (tables, landing
         copies, catalog, history, inbox, orchestrator home); returns what was deleted."""
-        if self.catalog.storage.remote or not self.catalog.local:
-            raise UsageError("reset works on a lake folder with its own catalog and warehouse; a shared lake "
-                             "is dropped with its store's and catalog's own tools")
-        root = self.layout.root
-        if not root.exists():
-            return []
-        keep = {root / "insightflow.toml", self.layout.api_tokens, self.layout.lock_file}
-        removed = []
-        with self.catalog.lock(self.lock_timeout):
-            for entry in sorted(root.iterdir()):
-                if entry in keep:
-                    continue
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-                removed.append(entry.name)
+        from insightflow.lake.maintenance import reset_folder
+
+        removed = reset_folder(self.catalog, self.lock_timeout)
         self._catalog = None
         return removed
 
@@ -458,34 +441,18 @@ class Lakehouse:
         ``ops.runs`` as a record of kind ``rollback`` that republishes every table of the last
         run with ``table`` at the new snapshot. Undo it by rolling back to the previous snapshot.
         """
+        from insightflow.lake.maintenance import rollback_table
+
         self._require_published()
         table = self.table_name(table)
-        started = datetime.now(UTC)
-        run_id = f"{started:%Y%m%dT%H%M%S}-rollback-{uuid.uuid4().hex[:6]}"
-        with self.catalog.lock(self.lock_timeout):
-            if not any(s.snapshot_id == snapshot_id for s in self.catalog.snapshots(table)):
-                raise InsightFlowError(f"table {table} has no snapshot {snapshot_id}; "
-                                       f"`insightflow snapshots {table}` lists them")
-            last = last_published(list_runs(self.catalog))
-            published = self.reader().snapshots
-            new_snapshot = self.catalog.set_current_snapshot(table, snapshot_id)
-            # The rolled-back table has no incremental state: the next run rebuilds it whole (and
-            # the models reading it, whose inputs no longer match).
-            state = {name: entry for name, entry in (last.state if last else {}).items() if name != table}
-            record = RunRecord(run_id, "success", None, f"{table}@{snapshot_id}", started,
-                               datetime.now(UTC), snapshots={**published, table: new_snapshot},
-                               steps=[{"step": f"rollback.{table}", "seconds": 0.0, "rows": 0}],
-                               kind=ROLLBACK, state=state)
-            staging = f"{self.catalog.storage.staging}/{run_id}"
-            record_run(self.catalog, record, staging)
-            self.catalog.storage.delete_tree(staging)
-            self.catalog.backup()
-            settings = Settings.load(self.layout.root)
-            if settings.bi_url:  # the rollback republishes: so does the BI database
-                from insightflow.bi.sync import sync_retrying
+        record = rollback_table(self.catalog, table, snapshot_id, lambda: self.reader().snapshots,
+                                self.lock_timeout)
+        settings = Settings.load(self.layout.root)
+        if settings.bi_url:  # the rollback republishes: so does the BI database
+            from insightflow.bi.sync import sync_retrying
 
-                record.bi_sync = sync_retrying(self.catalog, settings.bi_url, retries=settings.retries,
-                                               delay=settings.retry_delay).describe()
+            record.bi_sync = sync_retrying(self.catalog, settings.bi_url, retries=settings.retries,
+                                           delay=settings.retry_delay).describe()
         return record
 
     def audit(self, last: int = 20) -> list[dict]:

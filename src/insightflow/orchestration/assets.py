@@ -31,7 +31,7 @@ from insightflow.orchestration.reporting import (
 from insightflow.orchestration.resources import LakeResource
 from insightflow.orchestration.sensors import inbox_sensor
 from insightflow.quality import check_record
-from insightflow.session import ModelOutcome, StepRecord
+from insightflow.run import ModelOutcome, StepRecord
 from insightflow.settings import Settings
 from insightflow.transform.models import Model, load_models
 
@@ -100,8 +100,8 @@ def _ingest_asset(policy: dg.RetryPolicy) -> dg.AssetsDefinition:
     @dg.multi_asset(name="ingest", specs=specs, retry_policy=policy,
                     description="Crawl the source folder and append its new files to the raw tables.")
     def ingest(lake: LakeResource):
-        session = lake.session
-        loads = lake.step("ingest", session.ingest)
+        pipeline_run = lake.pipeline_run
+        loads = lake.step("ingest", pipeline_run.ingest)
         for contract in contracts:
             mine = [load for load in loads.loads if load.table == contract.table]
             yield dg.MaterializeResult(
@@ -112,7 +112,7 @@ def _ingest_asset(policy: dg.RetryPolicy) -> dg.AssetsDefinition:
                     "invalid_rows": sum(load.invalid_rows for load in mine),
                     "skipped_files": sum(load.status == "skipped" for load in mine),
                     "sha256": ", ".join(load.sha256[:12] for load in mine),
-                    **_step_metadata(session.steps.get("ingest")),
+                    **_step_metadata(pipeline_run.steps.get("ingest")),
                 }),
             )
 
@@ -131,9 +131,9 @@ def _model_asset(model: Model, policy: dg.RetryPolicy) -> dg.AssetsDefinition:
               check_specs=check_specs, retry_policy=policy, kinds={"sql", "iceberg"},
               description=f"{model.table}: one row per {model.grain}.")
     def build(lake: LakeResource) -> dg.MaterializeResult:
-        outcome: ModelOutcome = lake.step(model.table, lambda: lake.session.build(model))
+        outcome: ModelOutcome = lake.step(model.table, lambda: lake.pipeline_run.build(model))
         if outcome.blocking:  # Dagster fails the step after this result; say why first
-            lake.note_failure(model.table, lake.session.quality_gate())
+            lake.note_failure(model.table, lake.pipeline_run.quality_gate())
         results = {c.name: check_record(c) for c in outcome.checks}
         check_results = []
         for group, names in groups.items():
@@ -159,12 +159,12 @@ def _publish_asset(models: tuple[Model, ...]) -> dg.AssetsDefinition:
     @dg.asset(key=RUNS_KEY, deps=[asset_key(m.table) for m in models], group_name="ops", kinds={"iceberg"},
               description="Publish: commit every table built in the run and append the run's record.")
     def publish(lake: LakeResource) -> dg.MaterializeResult:
-        record = lake.step("publish", lake.session.publish)
+        record = lake.step("publish", lake.pipeline_run.publish)
         return dg.MaterializeResult(metadata=_clean({
             "run_id": record.run_id,
             "snapshots": {name: str(snapshot) for name, snapshot in record.snapshots.items()},
             "checks": len(record.checks),
-            **_step_metadata(lake.session.steps.get("publish")),
+            **_step_metadata(lake.pipeline_run.steps.get("publish")),
         }))
 
     return publish

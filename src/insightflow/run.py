@@ -1,10 +1,10 @@
 """One pipeline run as a sequence of steps: the units both the plain call and the Dagster job run.
 
-``Lakehouse.run()`` opens a session and calls its steps in order; the orchestrated job
+``Lakehouse.run()`` opens a ``PipelineRun`` and calls its steps in order; the orchestrated job
 (``insightflow.orchestration``) opens one per Dagster run and calls the same steps, one asset each,
-so that a run from the command line and a scheduled run do the same work. A session holds the
+so that a run from the command line and a scheduled run do the same work. A run holds the
 lake's lock from ``open()`` to ``close()``; nothing it builds is visible to readers until
-``publish()`` appends the run's record to ``ops.runs`` — a session closed without publishing is
+``publish()`` appends the run's record to ``ops.runs`` — a run closed without publishing is
 recorded as failed, with the step that failed and why.
 """
 
@@ -40,8 +40,7 @@ from insightflow.lake.runs import record_history
 from insightflow.lake.storage import is_remote
 from insightflow.quality import CheckResult, check_record
 from insightflow.settings import Settings
-from insightflow.transform.engine import BuildResult, Engine
-from insightflow.transform.engines import create_engine
+from insightflow.transform.engine import BuildResult, Engine, create_engine
 from insightflow.transform.inputs import RunInputs
 from insightflow.transform.models import Model
 from insightflow.transform.runner import build_model, check_model, publish
@@ -101,7 +100,7 @@ class ModelOutcome:
         return [c for c in self.checks if c.blocking]
 
 
-class RunSession:
+class PipelineRun:
     """The state of one run: lock, staging folder, engine, steps done, the record to write."""
 
     def __init__(
