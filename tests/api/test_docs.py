@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.browsers import CHROMIUM, CHROMIUM_ARGS, playwright_driver
 
 PAGES = ["/docs", "/redoc"]
 _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'|spec-url=["']([^"']+)["']""")
@@ -65,13 +65,7 @@ def served_api(client) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def offline_browser() -> Iterator:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("needs Playwright: pip install playwright (no `playwright install`: Debian's chromium is used)")
-    if not CHROMIUM.exists():
-        _unavailable(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as driver:
+    with playwright_driver() as driver:
         chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()

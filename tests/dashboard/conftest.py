@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from insightflow.dashboard import APP
 from insightflow.dashboard.formatting import count, days, money, percent
+from tests.browsers import CHROMIUM, CHROMIUM_ARGS, playwright_driver
 
 
 @pytest.fixture
@@ -85,28 +86,9 @@ def _decoded(value):
 
 # --- the browser tests: Debian's Chromium (never Playwright's download) and a real server -----
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (the browser test must not be skipped in CI)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def playwright() -> Iterator:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("needs Playwright: pip install playwright (no `playwright install`: Debian's chromium is used)")
-    if not CHROMIUM.exists():
-        _unavailable(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as driver:
+    with playwright_driver() as driver:
         yield driver
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from insightflow import Lakehouse
-from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, serve_dashboard
+from tests.browsers import CHROMIUM, CHROMIUM_ARGS
+from tests.dashboard.conftest import serve_dashboard
 from tests.dashboard.test_app import REFERENCE_CARDS
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
