@@ -95,7 +95,6 @@ class Listing:
     records: Sequence[Any]
     notes: list[str] = field(default_factory=list)
     data: object = None
-    title: str | None = None
     #: Where the columns left out of a table are shown.
     wide_hint: str = "with --wide"
 
@@ -128,7 +127,7 @@ def print_table(listing: Listing, *, wide: bool = False, out: TextConsole = OUT)
     """``listing`` as a table that fits ``out``'s width, then its notes."""
     columns = [c for c in listing.columns if wide or not c.wide]
     # no outer border: four more characters for the values
-    table = Table(title=listing.title, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(show_edge=False, pad_edge=False)
     for c in columns:
         header = c.header or c.key.replace("_", " ")
         # a header wraps between its words, never inside one

@@ -9,10 +9,6 @@ from insightflow.console import visible
 from insightflow.lake import RunRecord
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
 def run_steps(runs: list[RunRecord]) -> Listing:
     """Per step of each run: time, rows in and out, quarantined rows; bytes written, their
     compression and the attempts with ``--wide``."""
@@ -37,20 +33,23 @@ def run_steps(runs: list[RunRecord]) -> Listing:
 
 
 def kpi_summary(figures: dict) -> Listing:
-    """The KPI summary as label and value rows (JSON: the figures as they are)."""
+    """The KPI summary as label and value rows: a table shows the value formatted, CSV as a number
+    (JSON: the figures as they are)."""
+    money, count = (lambda v: f"${v:,.2f}"), (lambda v: f"{v:,}")
     rows = [
-        ("Products ordered", f"{figures['products_ordered']:,}"),
-        ("Gross sales", _money(figures["gross_sales"])),
-        ("Discount", _money(figures["discount"])),
-        ("Net sales", _money(figures["net_sales"])),
-        ("Net profit", _money(figures["net_profit"])),
-        ("Orders placed", f"{figures['orders_placed']:,}"),
-        ("Avg shipping days", f"{figures['avg_shipping_days']:.2f}"),
-        ("Late deliveries", f"{figures['late_deliveries']:,}"),
-        *((f"On-time rate, {mode}", f"{rate:.1%}") for mode, rate in figures["on_time_rate_by_mode"].items()),
+        ("Products ordered", figures["products_ordered"], count),
+        ("Gross sales", figures["gross_sales"], money),
+        ("Discount", figures["discount"], money),
+        ("Net sales", figures["net_sales"], money),
+        ("Net profit", figures["net_profit"], money),
+        ("Orders placed", figures["orders_placed"], count),
+        ("Avg shipping days", figures["avg_shipping_days"], lambda v: f"{v:.2f}"),
+        ("Late deliveries", figures["late_deliveries"], count),
+        *((f"On-time rate, {mode}", rate, lambda v: f"{v:.1%}") for mode, rate in figures["on_time_rate_by_mode"].items()),
     ]
     return Listing([Column("kpi", header="KPI", value=lambda r: r[0], whole=True),
-                    Column("value", value=lambda r: r[1], right=True)], rows, data=figures)
+                    Column("value", value=lambda r: r[1], cell=lambda r: r[2](r[1]), right=True)],
+                   rows, data=figures)
 
 
 def warn_bi_sync(record: RunRecord) -> None:
