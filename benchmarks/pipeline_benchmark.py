@@ -1,13 +1,18 @@
-"""Time the whole `insightflow run` against the bare-DuckDB floor, side by side, in one run.
+"""Time the whole `insightflow run` against two bare-DuckDB floors, side by side, in one run.
 
     python benchmarks/pipeline_benchmark.py [--source DIR] [--scales 1 10 100] [--repeat 2]
-                                            [--baseline SRC_DIR]
+                                            [--baseline SRC_DIR] [--equal-work-memory-limit 3GB]
+
+The floor (benchmarks/bare_duckdb.py) builds the dims and the fact and nothing else; the
+equal-work floor (benchmarks/equal_work_floor.py) writes what a first run writes — landing copies,
+the raw zone with its lineage, the six models and their quarantines — and runs their checks, in
+one DuckDB script without InsightFlow's code, PyIceberg or a catalog.
 
 Each measurement is a fresh process (imports included) on a fresh lake, so the figures are what a
 user waits for on a first run. The source is the reference export ($INSIGHTFLOW_REFERENCE_DATA)
 when given, else a synthetic scale-1 export; scale N is an N-times copy with ids shifted per copy
 (benchmarks/scaled_copy.py). Prints wall seconds (best and median of --repeat), CPU seconds, peak
-RSS, per-step times of the pipeline and the ratio pipeline / floor.
+RSS, per-step times of the pipeline and the ratios pipeline / floor and pipeline / equal-work floor.
 
 ``--baseline`` names the ``src`` folder of another version of InsightFlow (for example a
 ``git worktree`` of the last commit): its runs alternate with this version's, each in a fresh
@@ -109,7 +114,12 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--baseline", help="src folder of another version, run alternately with this one")
+    parser.add_argument("--equal-work-memory-limit", help="DuckDB memory_limit of the equal-work floor "
+                        "(default: DuckDB's own, as the floor's; a run's is 3GB)")
     args = parser.parse_args()
+    equal_work = [sys.executable, str(HERE / "equal_work_floor.py")]
+    if args.equal_work_memory_limit:
+        equal_work += ["--memory-limit", args.equal_work_memory_limit]
     baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -118,17 +128,21 @@ def main() -> None:
         rows = []
         for scale in args.scales:
             folder = scaled_source(base, work, scale)
-            floor, pipeline, before = Series(), Series(), Series()
+            floor, equal, pipeline, before = Series(), Series(), Series(), Series()
             for attempt in range(args.repeat):
                 floor.timings.append(timed([sys.executable, str(HERE / "bare_duckdb.py"), str(folder), str(work / "bare")]))
                 shutil.rmtree(work / "bare", ignore_errors=True)
+                equal.timings.append(timed([*equal_work, str(folder), str(work / "equal")]))
+                shutil.rmtree(work / "equal", ignore_errors=True)
                 versions = [(pipeline, None, "run")] + ([(before, baseline, "baseline")] if baseline else [])
                 for series, src, name in versions if attempt % 2 == 0 else versions[::-1]:
                     run_pipeline(folder, work / f"lake-{scale}-{name}-{attempt}", series, src)
-            rows.append((scale, floor, pipeline))
+            rows.append((scale, floor, equal, pipeline))
             print(f"scale {scale:>3}: bare DuckDB      {floor.summary()}")
+            print(f"           equal-work floor {equal.summary()}")
             print(f"           insightflow run  {pipeline.summary()}   "
-                  f"ratio {pipeline.best().wall / floor.best().wall:4.2f}x (best)")
+                  f"ratio {pipeline.best().wall / floor.best().wall:4.2f}x / floor, "
+                  f"{pipeline.best().wall / equal.best().wall:4.2f}x / equal-work floor (best)")
             steps = {k: statistics.median(v) for k, v in pipeline.steps.items()}
             print(f"           steps (median, {sum(steps.values()):.2f} s): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
@@ -138,13 +152,15 @@ def main() -> None:
                       f"{pipeline.median('cpu') / before.median('cpu'):.3f} (median cpu)")
             if scale != 1:
                 shutil.rmtree(folder, ignore_errors=True)
-        print("\n| scale | bare DuckDB floor | `insightflow run` | ratio | CPU floor / run | peak RSS floor / run |")
-        print("|---|---|---|---|---|---|")
-        for scale, floor, pipeline in rows:
-            base_t, run = floor.best(), pipeline.best()
-            print(f"| {scale}x | {base_t.wall:.2f} s | {run.wall:.2f} s | {run.wall / base_t.wall:.2f}x "
-                  f"| {floor.median('cpu'):.1f} / {pipeline.median('cpu'):.1f} s "
-                  f"| {max(t.rss_mb for t in floor.timings):.0f} / {max(t.rss_mb for t in pipeline.timings):.0f} MB |")
+        print("\n| scale | floor | equal-work floor | `insightflow run` | run / floor | run / equal-work "
+              "| CPU floor / equal-work / run | peak RSS floor / equal-work / run |")
+        print("|---|---|---|---|---|---|---|---|")
+        for scale, *series in rows:
+            floor_t, equal_t, run = (s.best() for s in series)
+            cpu = " / ".join(f"{s.median('cpu'):.1f}" for s in series)
+            rss = " / ".join(f"{max(t.rss_mb for t in s.timings):.0f}" for s in series)
+            print(f"| {scale}x | {floor_t.wall:.2f} s | {equal_t.wall:.2f} s | {run.wall:.2f} s "
+                  f"| {run.wall / floor_t.wall:.2f}x | {run.wall / equal_t.wall:.2f}x | {cpu} s | {rss} MB |")
 
 
 if __name__ == "__main__":
