@@ -308,7 +308,8 @@ class Lakehouse:
     def raw_compression(self, tables: list[TableInfo] | None = None) -> Compression | None:
         """The landed CSVs' bytes against the raw tables' Parquet bytes (None before any load);
         ``tables``: what ``tables()`` just returned, if at hand."""
-        parquet = sum(info.bytes for info in tables or self.tables() if info.name.startswith("raw."))
+        tables = self.tables() if tables is None else tables
+        parquet = sum(info.bytes for info in tables if info.name.startswith("raw."))
         return Compression(self.landing_bytes(), parquet) if parquet else None
 
     def history(self) -> list[RunRecord]:

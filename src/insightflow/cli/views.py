@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from insightflow.cli.render import Column, Listing
+from insightflow.cli.render import OUT, Column, Listing
 from insightflow.console import visible
 from insightflow.lake import RunRecord
 
@@ -54,8 +54,6 @@ def kpi_summary(figures: dict) -> Listing:
 
 def warn_bi_sync(record: RunRecord) -> None:
     """What serving a published run to the BI database did (nothing when none is set)."""
-    from insightflow.cli.render import OUT
-
     if record.bi_sync and record.bi_sync.startswith("failed"):
         sys.stderr.write(f"insightflow: warning: published, BI sync failed: {visible(record.bi_sync.removeprefix('failed: '))} "
                          "(`insightflow bi sync` catches up)\n")
