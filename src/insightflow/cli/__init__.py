@@ -7,6 +7,7 @@ stderr with a non-zero exit code; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
@@ -53,6 +54,12 @@ def main() -> None:
         if INVOCATION.debug:
             raise
         _fail(f"unexpected {type(error).__name__}: {error} (run with --debug for the traceback)", 70)
+    finally:
+        # The command is done. Leaving, the interpreter would search every object left for
+        # reference cycles, module by module: ~0.4 s after a run (PyIceberg's, SQLAlchemy's and
+        # pandas' modules), more than a step. Frozen objects are not searched; the ones that
+        # hold files or connections were closed by the command.
+        gc.freeze()
 
 
 def _fail(message: str, code: int) -> None:

@@ -71,6 +71,7 @@ class LakeCatalog:
                                    S3Options.from_environment(self.settings.s3_sse, self.settings.s3_sse_kms_key_id))
         self._iceberg = None
         self._opening = threading.Lock()
+        self._warming: threading.Thread | None = None
         self._creating = threading.Lock()
         self._keep_snapshots = keep_snapshots
         self._lease: LeaseLock | None = None  # held while this process writes a shared lake
@@ -200,8 +201,8 @@ class LakeCatalog:
         the GIL while it parses). The first use of the catalog waits for the opening to finish; an
         error in the background is left for that first use to raise.
         """
-        if self._iceberg is not None:
-            return
+        if self._iceberg is not None or self._warming is not None:
+            return  # open, or being opened
 
         def warm_up() -> None:
             try:
@@ -210,7 +211,8 @@ class LakeCatalog:
             except Exception:  # noqa: BLE001, S110 - the first use in the foreground raises it
                 pass
 
-        threading.Thread(target=warm_up, name="insightflow-catalog-open", daemon=True).start()
+        self._warming = threading.Thread(target=warm_up, name="insightflow-catalog-open", daemon=True)
+        self._warming.start()
 
     # --- reading -------------------------------------------------------------------------------
 
