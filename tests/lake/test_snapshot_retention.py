@@ -118,3 +118,29 @@ def test_the_run_log_is_compacted_as_it_grows(tmp_path: Path) -> None:
         record_run(catalog, RunRecord(f"run-{n:02d}", "success", "duckdb", None, now, now), tmp_path / "staging")
     assert len(catalog.resolve("ops.runs").files) <= 16  # one small file a run, compacted
     assert [r.run_id for r in list_runs(catalog)] == [f"run-{n:02d}" for n in range(40)]
+
+
+def test_a_commit_rebuilds_the_table_metadata_once_per_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyIceberg deep-copies a table's whole metadata on every read of Transaction.table_metadata:
+    # 20 reads an append, 31 an overwrite, each costing more as the table's history grows.
+    import pyiceberg.table
+
+    from insightflow.lake.pyiceberg_fixes import transaction
+
+    catalog = LakeCatalog(LakeLayout.resolve(tmp_path / "lake"), keep_snapshots=4)
+    _commits(catalog, tmp_path, 3, overwrite=False)
+    rebuilds = []
+    real = pyiceberg.table.update_table_metadata
+    monkeypatch.setattr(pyiceberg.table, "update_table_metadata", lambda *a, **k: rebuilds.append(1) or real(*a, **k))
+    for overwrite in (False, True):
+        rebuilds.clear()
+        (tmp_path / str(overwrite)).mkdir()
+        _commits(catalog, tmp_path / str(overwrite), 1, overwrite=overwrite)
+        assert len(rebuilds) <= 3, (overwrite, len(rebuilds))
+    assert _read(catalog) == ["commit 0"]  # the overwrite replaced the four appended files
+
+    tx = transaction(catalog.load("ops.retention"))
+    first = tx.table_metadata
+    assert tx.table_metadata is first  # the same state: not rebuilt
+    tx.set_properties(reviewed="yes")
+    assert tx.table_metadata is not first and tx.table_metadata.properties["reviewed"] == "yes"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from insightflow.lake.pyiceberg_fixes import live_manifests_only, name_mapping_property
+from insightflow.lake.pyiceberg_fixes import live_manifests_only, name_mapping_property, transaction
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -36,12 +36,12 @@ def commit_files(
     files) as one snapshot, or with ``overwrite`` replace every current file with them.
 
     PyIceberg rebuilds (deep-copies) the table metadata on every read of
-    ``Transaction.table_metadata``, so it is read only when it may have changed. The commit
-    updates ``table`` to the new metadata.
+    ``Transaction.table_metadata``; the transaction keeps it per state
+    (``pyiceberg_fixes.transaction``). The commit updates ``table`` to the new metadata.
     """
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
-    with table.transaction() as tx:
+    with transaction(table) as tx:
         metadata = table.metadata
         known = {c.name for c in metadata.schema().fields}
         if any(f.name not in known for f in schema):
@@ -70,7 +70,7 @@ def republish_files(table: Table, paths: Sequence[str], *, properties: dict[str,
     one overwrite snapshot."""
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
-    with table.transaction() as tx:
+    with transaction(table) as tx:
         update_snapshot = tx.update_snapshot(snapshot_properties=properties)
         with live_manifests_only(update_snapshot.overwrite()) as snapshot:
             for task in table.scan().plan_files():
