@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=3, help="re-runs of run 2 and the last run, in turn")
     args = parser.parse_args()
+    if args.days < 3:
+        parser.error("--days must be at least 3 (run 2 and the last run are compared)")
     sys.path.insert(0, str(HERE.parent))  # the tests' helpers
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -86,7 +88,7 @@ def main() -> None:
             evaluated = ", ".join(f"{steps[m]['rows_in']:,}" for m in MODELS)
             print(f"| {day.name[4:]} | {timing.wall:.2f} s | {timing.rss_mb:.0f} MB | "
                   f"{steps['curated.order_dim']['rows']:,} | {evaluated} |", flush=True)
-        again: dict[int, list[float]] = {1: [], len(days) - 1: []}
+        again: dict[int, list[float]] = {index: [] for index in kept}
         for _ in range(args.repeat):
             for index, before in kept.items():
                 shutil.copytree(before, work / "again")
